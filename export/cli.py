@@ -1,0 +1,162 @@
+"""``trm-export``: turn a training checkpoint into the model directory the runtime ships. A thin command:
+the work, and every check, is in :func:`trm_sdk.export.export_onnx`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from trm_sdk.errors import TRMError
+
+from .exporter import DEFAULT_N_VERIFY, TASKS, export_onnx
+from .onnx_graphs import DEFAULT_OPSET, SUPPORTED_OPSETS
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 2**10:.0f} KiB"
+
+
+def _summary(manifest: Any) -> list[str]:
+    raw = manifest.raw
+    lines = [f"exported {raw['task']} model to {manifest.directory}"]
+    for role, entry in manifest.files.items():
+        g = raw.get("graphs", {}).get(role, {})
+        lines.append(
+            f"  {entry['path']:<14} {_size(entry['bytes']):>9}  {g.get('nodes', '?'):>6} nodes  built in "
+            f"{g.get('build_seconds', 0):.1f} s, ONNX Runtime loads it in {g.get('session_seconds', 0):.1f} s"
+        )
+    parity = raw["parity"]
+    step, units = parity["step"], parity["unrolled"]
+    lines.append(
+        f"parity ({sum(parity['puzzles'].values())} puzzles: "
+        + ", ".join(f"{k} {v}" for k, v in parity["puzzles"].items())
+        + ")"
+    )
+    lines.append(
+        f"  step graph, {step['steps']} carried steps: max |logit| diff {step['max_logit_diff']:.2g}, "
+        f"argmax differs on {step['argmax_mismatches']} of {step['cells']} cells ({step['ties']} near-ties)"
+    )
+    for name, u in units.items():
+        lines.append(
+            f"  unrolled, {name.replace('_', ' ')}: max |logit| diff {u['max_logit_diff']:.2g}, "
+            f"argmax differs on {u['argmax_mismatches']} cells ({u['ties']} near-ties), halting agrees on "
+            f"{u['halting_agree']}/{u['halting_agree'] + u['halting_disagree']}, "
+            f"mean steps {u['mean_steps']:.2f}"
+        )
+    rounding = parity.get("fp16_rounding", {})
+    if rounding.get("weights_already_fp16"):
+        lines.append("  fp16 weights: the checkpoint's weights were fp16 already, nothing was rounded")
+    elif rounding:
+        lines.append(
+            f"  fp16 weights vs fp32 (PyTorch, {rounding['puzzles']} puzzles): max |logit| diff "
+            f"{rounding['max_logit_diff_all_steps']:.2g}, {rounding['argmax_mismatches_last_step']} of "
+            f"{rounding['cells']} answers differ, halting agrees on {rounding['halting_agree']}"
+        )
+    solved = parity.get("solved", {})
+    if solved:
+        counts = ", ".join(
+            f"{src} {r['halting']}/{r['all_steps']} of {parity['puzzles'][src]}" for src, r in solved.items()
+        )
+        lines.append(f"  ONNX answers exactly right (with halting/every step): {counts}")
+    tol = parity["logit_tolerance"]
+    lines.append(f"  logit tolerance {tol['step']:.2g} (step), {tol['unrolled']:.2g} (unrolled): passed")
+    return lines
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="trm-sdk", prog_name="trm-export")
+@click.option(
+    "--task", type=click.Choice(TASKS), default="sudoku", show_default=True, help="The puzzle task."
+)
+@click.option(
+    "--checkpoint",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Training checkpoint (.pt) written by trm-train.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["onnx", "tensorrt"]),
+    default="onnx",
+    show_default=True,
+    help="What to build. ONNX graphs run everywhere; TensorRT engines come in a later version.",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Model directory to write (step.onnx, unrolled.onnx, manifest.json).",
+)
+@click.option(
+    "--verify-data",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Puzzle file to check parity on as well (repeatable).",
+)
+@click.option(
+    "--n-verify",
+    type=click.IntRange(min=1),
+    default=DEFAULT_N_VERIFY,
+    show_default=True,
+    help="Puzzles per source (random, each generator level, each --verify-data file).",
+)
+@click.option(
+    "--opset",
+    type=click.IntRange(SUPPORTED_OPSETS.start, SUPPORTED_OPSETS.stop - 1),
+    default=DEFAULT_OPSET,
+    show_default=True,
+    help="ONNX opset; the runtime contract is 17.",
+)
+@click.option(
+    "--weights",
+    type=click.Choice(["ema", "model"]),
+    default="ema",
+    show_default=True,
+    help="Which weights of the checkpoint to export.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="Print only the final summary.")
+def main(
+    task: str,
+    checkpoint: Path,
+    fmt: str,
+    out: Path,
+    verify_data: tuple[Path, ...],
+    n_verify: int,
+    opset: int,
+    weights: str,
+    quiet: bool,
+) -> None:
+    """Export a TRM checkpoint to ONNX and check the graphs against PyTorch.
+
+    Writes step.onnx (one supervision step), unrolled.onnx (all steps with halting) and manifest.json
+    (checksums, encoding, parity results) into --out. Fails, without writing the manifest, if ONNX
+    Runtime's answers differ from PyTorch's beyond rounding.
+    """
+    if fmt == "tensorrt":
+        raise click.ClickException(
+            "TensorRT engine building is not available in this version of trm-export. Export with "
+            "--format onnx and ship the ONNX graphs: they are the portable model, and a TensorRT engine is "
+            "built from them on the target GPU."
+        )
+
+    def progress(message: str) -> None:
+        click.echo(f"[trm-export] {message}", err=True)
+
+    try:
+        manifest = export_onnx(
+            checkpoint,
+            out,
+            task=task,
+            weights=weights,
+            verify_data=verify_data,
+            n_verify=n_verify,
+            opset=opset,
+            progress=False if quiet else progress,
+        )
+    except (TRMError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    for line in _summary(manifest):
+        click.echo(line)

@@ -1,0 +1,311 @@
+"""Export a trained TRM to the model directory the runtime loads: step.onnx, unrolled.onnx, manifest.json.
+
+Order of work: load the checkpoint, round the weights to fp16 (what the graphs store), trace the step
+graph, compose the unrolled graph, check both against PyTorch with ONNX Runtime, and only then write the
+manifest. A directory whose check failed keeps its graphs for inspection but has no manifest, so no
+runtime will load it.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+import platform
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+
+from trm_sdk.manifest import (
+    FORMAT_VERSION,
+    MANIFEST_NAME,
+    Manifest,
+    load_manifest,
+    sha256_file,
+    write_manifest,
+)
+from trm_sdk.train.model import TRM
+
+from . import onnx_graphs
+from .onnx_graphs import DEFAULT_OPSET, ExportError, io_spec, round_weights_fp16, set_metadata
+from .parity import VerifySet, check_parity
+
+__all__ = ["DEFAULT_LEVELS", "DEFAULT_N_VERIFY", "STEP_FILE", "UNROLLED_FILE", "export_onnx"]
+
+log = logging.getLogger("trm_sdk.export")
+
+STEP_FILE = "step.onnx"
+UNROLLED_FILE = "unrolled.onnx"
+DEFAULT_LEVELS = ("easy", "medium", "hard", "minimal")  # generator levels checked by default
+DEFAULT_N_VERIFY = 4  # puzzles per source; at hidden 512 each costs ~51 step evaluations
+DEFAULT_THRESHOLD = 0.5
+TASKS = ("sudoku",)
+
+Progress = bool | Callable[[str], None]
+
+
+def _reporter(progress: Progress) -> Callable[[str], None]:
+    if callable(progress):
+        return progress
+    return log.info if progress else (lambda _msg: None)
+
+
+def _package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("trm-sdk")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        import trm_sdk
+
+        return str(getattr(trm_sdk, "__version__", "unknown"))
+
+
+def _jsonable(value: Any) -> Any:
+    """Checkpoint ``info`` may hold numpy scalars, tensors, tuples or paths; the manifest holds JSON."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray) or hasattr(value, "tolist"):
+        return _jsonable(value.tolist())
+    return str(value)
+
+
+def _config_sha256(config: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------------
+# The task: its token layout and the puzzles the parity check runs on
+
+
+def _task_encoding(task: str, model: TRM) -> dict[str, Any]:
+    from trm_sdk.tasks.sudoku import codec
+
+    encoding = {
+        "vocab_size": codec.VOCAB_SIZE,
+        "pad": codec.PAD,
+        "blank": codec.BLANK,
+        "digit_offset": codec.DIGIT_OFFSET,
+        "seq_len": codec.CELLS,
+    }
+    cfg = model.cfg
+    if (cfg.vocab_size, cfg.seq_len) != (encoding["vocab_size"], encoding["seq_len"]):
+        raise ExportError(
+            f"the checkpoint's model has vocab_size {cfg.vocab_size} and seq_len {cfg.seq_len}; the {task} "
+            f"codec needs {encoding['vocab_size']} and {encoding['seq_len']}: "
+            "was it trained for another task?"
+        )
+    return encoding
+
+
+def _answer_tokens(encoding: dict[str, Any]) -> slice:
+    # The codec decodes only the nine digit tokens, so only those compete for the answer.
+    first = 1 + encoding["digit_offset"]
+    return slice(first, first + 9)
+
+
+def _verify_sets(n: int, levels: Sequence[str], files: Sequence[str | Path], seed: int) -> list[VerifySet]:
+    from trm_sdk.tasks.sudoku import codec
+
+    rng = np.random.default_rng(seed)
+    sets = [VerifySet("random", rng.integers(0, codec.VOCAB_SIZE, (n, codec.CELLS), dtype=np.int64))]
+    if levels:
+        from trm_sdk.tasks.sudoku import generate
+
+        for level in levels:
+            try:
+                puzzles, solutions = generate.make_batch(rng, n, level)
+            except (KeyError, ValueError) as exc:
+                raise ExportError(f"cannot generate {level!r} puzzles to verify on: {exc}") from exc
+            grids = np.asarray(puzzles).reshape(-1, 9, 9)
+            targets = codec.encode(np.asarray(solutions).reshape(-1, 9, 9))
+            sets.append(VerifySet(f"generated-{level}", codec.encode(grids), targets))
+    if files:
+        from trm_sdk.tasks.sudoku import datasets
+
+        for path in files:
+            try:
+                data = datasets.load(path, limit=n)
+            except (OSError, ValueError) as exc:
+                raise ExportError(f"cannot read --verify-data {path}: {exc}") from exc
+            solutions = getattr(data, "solutions", None)
+            targets = None if solutions is None else codec.encode(np.asarray(solutions).reshape(-1, 9, 9))
+            name = str(getattr(data, "name", None) or Path(path).name)
+            while name in {s.name for s in sets}:  # two files with one stem stay apart in the report
+                name += "'"
+            sets.append(VerifySet(name, codec.encode(np.asarray(data.puzzles).reshape(-1, 9, 9)), targets))
+    return sets
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+def _load(source: str | Path | TRM, body: dict[str, Any] | None, weights: str) -> tuple[TRM, dict, dict]:
+    if isinstance(source, TRM):
+        return source, dict(body or {}), {"file": None, "sha256": None}
+    from trm_sdk.train import checkpoint
+
+    path = Path(source)
+    if not path.is_file():
+        raise ExportError(f"checkpoint not found: {path}")
+    try:
+        model, loaded = checkpoint.load_model(path, weights=weights)
+    except Exception as exc:  # torch.load raises pickle, zip and runtime errors alike for a bad file
+        raise ExportError(f"cannot load checkpoint {path}: {exc}") from exc
+    return model, loaded, {"file": path.name, "sha256": sha256_file(path), "weights": weights}
+
+
+def _graph_stats(proto: onnx.ModelProto, path: Path, seconds: float) -> dict[str, Any]:
+    init_bytes = {"fp16": 0, "fp32": 0}
+    for init in proto.graph.initializer:
+        if init.data_type == onnx.TensorProto.FLOAT16:
+            init_bytes["fp16"] += len(init.raw_data)
+        elif init.data_type == onnx.TensorProto.FLOAT:
+            init_bytes["fp32"] += len(init.raw_data) or 4 * len(init.float_data)
+    return {
+        "nodes": len(proto.graph.node),
+        "initializers": len(proto.graph.initializer),
+        "weight_bytes": init_bytes,
+        "bytes": path.stat().st_size,
+        "build_seconds": round(seconds, 3),
+    }
+
+
+def export_onnx(
+    source: str | Path | TRM,
+    out_dir: str | Path,
+    *,
+    body: dict[str, Any] | None = None,
+    task: str | None = None,
+    weights: str = "ema",
+    verify_data: Sequence[str | Path] = (),
+    n_verify: int = DEFAULT_N_VERIFY,
+    levels: Sequence[str] = DEFAULT_LEVELS,
+    opset: int = DEFAULT_OPSET,
+    unrolled: str = "compose",
+    seed: int = 0,
+    progress: Progress = True,
+) -> Manifest:
+    """Export a checkpoint (a path) or an in-memory ``TRM`` (with its checkpoint ``body``) to ``out_dir``.
+
+    ``n_verify`` puzzles per source are checked: random tokens, each generator level in ``levels``, and
+    each file in ``verify_data``. ``unrolled`` is "compose" (fast, default) or "trace" (the same graph
+    traced from PyTorch; minutes at full size). ``progress`` is True (log lines on the "trm_sdk.export"
+    logger), False, or a callable taking each message. Raises ExportError if anything fails, including
+    parity; returns the written manifest.
+    """
+    say = _reporter(progress)
+    if unrolled not in ("compose", "trace"):
+        raise ExportError(f"unrolled must be 'compose' or 'trace', not {unrolled!r}")
+    if n_verify < 1:
+        raise ExportError(f"n_verify must be at least 1, got {n_verify}")
+    if weights not in ("ema", "model"):
+        raise ExportError(f"weights must be 'ema' or 'model', not {weights!r}")
+
+    say(f"loading {source if not isinstance(source, TRM) else 'in-memory model'}")
+    model, body, source_info = _load(source, body, weights)
+    task = task or body.get("task") or "sudoku"
+    if body.get("task") not in (None, task):
+        raise ExportError(f"the checkpoint was trained for task {body['task']!r}, not {task!r}")
+    if task not in TASKS:
+        raise ExportError(f"task {task!r} cannot be exported yet; supported: {', '.join(TASKS)}")
+    cfg = model.cfg
+    encoding = _task_encoding(task, model)
+    model = copy.deepcopy(model).float().eval()  # the caller's model stays as it was
+    rounded = round_weights_fp16(model)
+    sets = _verify_sets(n_verify, levels, verify_data, seed)  # before the slow part: a bad file fails fast
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MANIFEST_NAME).unlink(missing_ok=True)  # a failed export must not leave a loadable directory
+    config = cfg.to_dict()
+    version = _package_version()
+    meta = {
+        "task": task,
+        "model_config": json.dumps(config, sort_keys=True),
+        "model_config_sha256": _config_sha256(config),
+        "manifest_format": str(FORMAT_VERSION),
+        "producer": f"trm-sdk {version}",
+    }
+
+    stats: dict[str, dict[str, Any]] = {}
+    say(f"exporting {STEP_FILE} (opset {opset}, hidden {cfg.hidden}, T={cfg.T}, n={cfg.n})")
+    start = time.perf_counter()
+    step = onnx_graphs.build_step_graph(rounded, opset)
+    set_metadata(step, {**meta, "graph": "step"})
+    onnx.save(step, out / STEP_FILE)
+    stats["step"] = _graph_stats(step, out / STEP_FILE, time.perf_counter() - start)
+
+    say(f"building {UNROLLED_FILE} ({unrolled}, {cfg.N_sup} supervision steps)")
+    start = time.perf_counter()
+    if unrolled == "compose":
+        graph = onnx_graphs.compose_unrolled_graph(step, cfg)
+    else:
+        graph = onnx_graphs.trace_unrolled_graph(rounded, opset)
+    set_metadata(graph, {**meta, "graph": "unrolled"})
+    onnx.save(graph, out / UNROLLED_FILE)
+    stats["unrolled"] = {
+        **_graph_stats(graph, out / UNROLLED_FILE, time.perf_counter() - start),
+        "method": unrolled,
+    }
+
+    say(f"checking parity on {sum(len(s.tokens) for s in sets)} puzzles ({', '.join(s.name for s in sets)})")
+    try:
+        parity = check_parity(
+            rounded,
+            out / STEP_FILE,
+            out / UNROLLED_FILE,
+            sets,
+            unrounded=model,
+            threshold=DEFAULT_THRESHOLD,
+            answer_tokens=_answer_tokens(encoding),
+            log=say,
+        )
+    except ExportError as exc:
+        raise ExportError(f"{exc} (graphs left in {out} for inspection; no manifest written)") from exc
+    for role in ("step", "unrolled"):
+        stats[role]["session_seconds"] = round(parity["session_seconds"][role], 3)
+
+    import onnxruntime
+    import torch
+
+    info = _jsonable(dict(body.get("info") or {}))
+    evaluation = info.pop("evaluation", {})
+    fields = {
+        "task": task,
+        "encoding": encoding,
+        "model": config,
+        "halting": {"threshold": DEFAULT_THRESHOLD, "max_steps": cfg.N_sup},
+        "precision": {"interface": "float32", "weights": "float16", "compute": "float32"},
+        "files": {"step": STEP_FILE, "unrolled": UNROLLED_FILE},
+        "opset": opset,
+        "io": io_spec(cfg),
+        "graphs": stats,
+        "training": {**info, "step": body.get("step"), "train_config": _jsonable(body.get("train_config"))},
+        "evaluation": evaluation,
+        "parity": _jsonable(parity),
+        "exported_with": {
+            "torch": torch.__version__,
+            "onnx": onnx.__version__,
+            "onnxruntime": onnxruntime.__version__,
+            "trm_sdk": version,
+            "python": platform.python_version(),
+        },
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "source_checkpoint": source_info,
+    }
+    write_manifest(out, fields)
+    say(f"wrote {out / MANIFEST_NAME}")
+    return load_manifest(out)

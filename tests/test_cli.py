@@ -1,0 +1,108 @@
+"""The ``trm`` command line, driven through click's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from trm_sdk.cli import main
+from trm_sdk.tasks.sudoku import codec, generate
+
+PUZZLE = "53..7....6..195....98....6.8...6...34..8.3..17...2...6.6....28....419..5....8..79"
+
+
+def _run(*args: str, input: str | None = None):
+    return CliRunner().invoke(main, list(args), input=input)
+
+
+def test_every_command_has_help() -> None:
+    assert _run("-h").exit_code == 0
+    for command in main.commands:
+        result = _run(command, "--help")
+        assert result.exit_code == 0, command
+        assert main.commands[command].help, f"{command} has no help text"
+
+
+def test_version() -> None:
+    from trm_sdk import __version__
+
+    assert __version__ in _run("--version").output
+
+
+def test_info_lists_every_backend_with_a_reason() -> None:
+    result = _run("info")
+    assert result.exit_code == 0
+    for name in ("cpu", "cuda", "tensorrt"):
+        assert name in result.output
+    assert "cpu       available" in result.output
+    assert "unavailable:" in result.output
+
+
+def test_solve_string_json(tiny_model_dir: Path) -> None:
+    result = _run("solve", PUZZLE, "--model", str(tiny_model_dir), "--json", "--max-steps", "2")
+    row = json.loads(result.stdout.strip().splitlines()[0])
+    assert set(row) == {"solution", "solved", "steps", "confidence", "backend"}
+    assert row["backend"] == "cpu" and row["steps"] == 2 and len(row["solution"]) == 81
+    # Exit status 1 when an answer fails verification (the tiny model's answers do).
+    assert result.exit_code == (0 if row["solved"] else 1)
+
+
+def test_solve_file_and_stdin(tiny_model_dir: Path, tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    lines = [codec.to_string(generate.make_puzzle(rng, blanks=30)[0]) for _ in range(3)]
+    path = tmp_path / "p.txt"
+    path.write_text("\n".join(lines) + "\n")
+    from_file = _run("solve", str(path), "--model", str(tiny_model_dir), "--json", "--max-steps", "1")
+    assert len(from_file.stdout.strip().splitlines()) == 3
+    grid = "\n".join(PUZZLE[i : i + 9] for i in range(0, 81, 9))
+    from_stdin = _run("solve", "-", "--model", str(tiny_model_dir), "--json", "--max-steps", "1", input=grid)
+    assert len(from_stdin.stdout.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (("solve", "12345"), "81"),
+        (("solve", "missing.txt"), "no such puzzle file"),
+        (("solve", PUZZLE, "--backend", "tensorrt"), "backend 'tensorrt' is unavailable"),
+        (("solve", PUZZLE, "--model", "/nonexistent"), "no manifest.json"),
+    ],
+)
+def test_errors_are_messages_not_tracebacks(
+    tiny_model_dir: Path, args: tuple[str, ...], message: str
+) -> None:
+    model = () if "--model" in args else ("--model", str(tiny_model_dir))
+    result = _run(*args, *model)
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_eval_measures_and_records(tiny_model_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    rng = np.random.default_rng(2)
+    rows = [generate.make_puzzle(rng, blanks=20) for _ in range(4)]
+    data = tmp_path / "set.csv"
+    data.write_text(
+        "puzzle,solution\n" + "".join(f"{codec.to_string(p)},{codec.to_string(s)}\n" for p, s in rows)
+    )
+    result = _run("eval", str(data), "--model", str(model), "--max-steps", "2", "--json", "--write-manifest")
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    row = scores[f"{tmp_path.name}/set"]
+    assert row["puzzles"] == 4
+    assert 0.0 <= row["exact_halting"] <= 1.0 and 0.0 <= row["exact_all_steps"] <= 1.0
+    recorded = json.loads((model / "manifest.json").read_text())["evaluation"]
+    assert recorded["sets"][f"{tmp_path.name}/set"] == row
+    assert recorded["command"].startswith("trm ")
+    # The manifest edit must not break the checksums the runtime verifies.
+    from trm_sdk import Solver
+
+    Solver("sudoku", backend="cpu", model=model).solve(PUZZLE)

@@ -1,0 +1,97 @@
+"""The TRM network: shapes, the recursion's gradient flow, halting-head init, config checking."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from trm_sdk.train.losses import cross_entropy, halting_loss  # noqa: E402
+from trm_sdk.train.model import TRM, TRMConfig  # noqa: E402
+
+TINY = dict(hidden=16, n_prefix=2, n_blocks=2, T=2, n=2, N_sup=4, multiple_of=16, n_heads=2)
+
+
+@pytest.mark.parametrize("mixer", ["mlp", "attention"])
+def test_step_shapes_and_detached_state(mixer: str) -> None:
+    cfg = TRMConfig(**TINY, mixer=mixer)
+    model = TRM(cfg)
+    tokens = torch.randint(1, cfg.vocab_size, (3, cfg.seq_len))
+    y, z = model.initial_state(3)
+    assert y.shape == z.shape == (3, cfg.seq_len + cfg.n_prefix, cfg.hidden)
+    y2, z2, logits, q = model(tokens, y, z)
+    assert logits.shape == (3, cfg.seq_len, cfg.vocab_size)
+    assert q.shape == (3,)
+    assert not y2.requires_grad and not z2.requires_grad
+    assert logits.requires_grad
+
+
+def test_default_config_matches_the_paper_size() -> None:
+    # TRM-MLP for Sudoku: hidden 512, 2 blocks, about 5.0M parameters (paper, Table 1).
+    n = TRM(TRMConfig()).num_params()
+    assert 4.8e6 < n < 5.2e6
+
+
+def test_halting_head_starts_by_continuing() -> None:
+    model = TRM(TRMConfig(**TINY))
+    tokens = torch.randint(1, 11, (4, 81))
+    _, _, _, q = model(tokens, *model.initial_state(4))
+    assert torch.allclose(torch.sigmoid(q), torch.full((4,), torch.sigmoid(torch.tensor(-5.0)).item()))
+
+
+def test_only_the_last_cycle_gets_gradient() -> None:
+    # With T=2 the first cycle runs under no_grad: its work must not reach the graph. Compare the number
+    # of autograd nodes for T=1 and T=2: equal graphs mean the extra cycle was not recorded.
+    def graph_size(T: int) -> int:
+        torch.manual_seed(0)
+        model = TRM(TRMConfig(**{**TINY, "T": T}))
+        tokens = torch.randint(1, 11, (2, 81))
+        _, _, logits, _ = model(tokens, *model.initial_state(2))
+        seen, stack = set(), [logits.grad_fn]
+        while stack:
+            fn = stack.pop()
+            if fn is None or fn in seen:
+                continue
+            seen.add(fn)
+            stack.extend(f for f, _ in fn.next_functions)
+        return len(seen)
+
+    assert graph_size(1) == graph_size(3)
+
+
+def test_recursion_depends_on_the_carried_state() -> None:
+    model = TRM(TRMConfig(**TINY))
+    tokens = torch.randint(1, 11, (2, 81))
+    y, z = model.initial_state(2)
+    _, _, a, _ = model(tokens, y, z)
+    _, _, b, _ = model(tokens, y + 1.0, z)
+    assert not torch.allclose(a, b)
+
+
+def test_config_rejects_unknown_and_mistyped_keys() -> None:
+    with pytest.raises(ValueError, match="unknown model config key"):
+        TRMConfig.from_dict({"hiden": 128})
+    with pytest.raises(ValueError, match="must be int"):
+        TRMConfig.from_dict({"hidden": "128"})
+    with pytest.raises(ValueError, match="mixer"):
+        TRMConfig.from_dict({"mixer": "conv"})
+    assert TRMConfig.from_dict({"expansion": 2}).expansion == 2.0
+    assert TRMConfig.from_dict(TRMConfig().to_dict()) == TRMConfig()
+
+
+@pytest.mark.parametrize("kind", ["stablemax", "softmax"])
+def test_cross_entropy_is_low_for_confident_right_answers(kind: str) -> None:
+    labels = torch.randint(2, 11, (2, 81))
+    right = torch.nn.functional.one_hot(labels, 11).float() * 50
+    wrong = torch.nn.functional.one_hot((labels - 2 + 1) % 9 + 2, 11).float() * 50
+    # stablemax grows linearly, so a logit of 50 against ten 0s is p = 51/61, not ~1.
+    assert (cross_entropy(right, labels, kind) < 0.2).all()
+    assert (cross_entropy(wrong, labels, kind) > 1.0).all()
+    with pytest.raises(ValueError):
+        cross_entropy(right, labels, "hinge")
+
+
+def test_halting_loss_rewards_predicting_correctness() -> None:
+    exact = torch.tensor([True, False])
+    assert (halting_loss(torch.tensor([5.0, -5.0]), exact) < 0.01).all()
+    assert (halting_loss(torch.tensor([-5.0, 5.0]), exact) > 4.0).all()

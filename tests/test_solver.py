@@ -1,0 +1,197 @@
+"""The public API of section 2 of the design: Solver, Solution, errors, halting, backends, no torch."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import trm_sdk
+from trm_sdk import BackendUnavailableError, InvalidPuzzleError, ModelError, Solver, TRMError
+from trm_sdk.models import available, model_dir
+
+# A classic puzzle with a unique solution, typed in so no test depends on the shared data folder.
+CLASSIC = "53..7....6..195....98....6.8...6...34..8.3..17...2...6.6....28....419..5....8..79"
+CLASSIC_SOLUTION = "534678912672195348198342567859761423426853791713924856961537284287419635345286179"
+SHIPPED = "sudoku" in available()
+needs_shipped = pytest.mark.skipif(not SHIPPED, reason="no shipped sudoku model in this checkout")
+
+
+def _grid(text: str) -> np.ndarray:
+    return np.array([int(c) for c in text]).reshape(9, 9)
+
+
+def test_public_names() -> None:
+    for name in (
+        "Solver",
+        "Solution",
+        "InvalidPuzzleError",
+        "BackendUnavailableError",
+        "ModelError",
+        "TRMError",
+        "__version__",
+    ):
+        assert name in trm_sdk.__all__ and hasattr(trm_sdk, name)
+    assert issubclass(InvalidPuzzleError, ValueError) and issubclass(InvalidPuzzleError, TRMError)
+    assert issubclass(BackendUnavailableError, TRMError)
+
+
+def test_import_and_cpu_solve_never_import_torch(tiny_model_dir: Path) -> None:
+    code = (
+        "import sys, trm_sdk\n"
+        f"s = trm_sdk.Solver('sudoku', backend='cpu', model={str(tiny_model_dir)!r})\n"
+        f"s.solve({CLASSIC!r})\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_solution_fields_and_types(tiny_model_dir: Path) -> None:
+    r = Solver("sudoku", backend="cpu", model=tiny_model_dir).solve(CLASSIC)
+    assert isinstance(r.grid, np.ndarray) and r.grid.shape == (9, 9)
+    assert np.issubdtype(r.grid.dtype, np.integer)
+    assert r.grid.min() >= 1 and r.grid.max() <= 9
+    assert isinstance(r.solved, bool)
+    assert isinstance(r.steps, int) and 1 <= r.steps <= 16
+    assert isinstance(r.confidence, float) and 0.0 <= r.confidence <= 1.0
+    assert r.backend == "cpu"
+    text = str(r)
+    assert "step" in text and len(text.splitlines()) >= 10
+
+
+def test_solved_is_the_verifiers_word_not_the_networks(tiny_model_dir: Path) -> None:
+    # The tiny model's answers are wrong: solved must say so, however confident it is.
+    r = Solver("sudoku", backend="cpu", model=tiny_model_dir).solve(CLASSIC)
+    assert r.solved == (r.grid.tolist() == _grid(CLASSIC_SOLUTION).tolist())
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        CLASSIC,
+        CLASSIC.replace(".", "0"),
+        "\n".join(CLASSIC[i : i + 9] for i in range(0, 81, 9)),
+        " ".join(CLASSIC),
+        _grid(CLASSIC.replace(".", "0")).tolist(),
+        _grid(CLASSIC.replace(".", "0")),
+        _grid(CLASSIC.replace(".", "0")).ravel().tolist(),
+        _grid(CLASSIC.replace(".", "0")).ravel(),
+    ],
+    ids=["string", "zeros", "nine-lines", "spaced", "nested-list", "array", "flat-list", "flat-array"],
+)
+def test_every_accepted_form_gives_the_same_answer(tiny_model_dir: Path, form: object) -> None:
+    solver = Solver("sudoku", backend="cpu", model=tiny_model_dir)
+    assert solver.solve(form).grid.tolist() == solver.solve(CLASSIC).grid.tolist()
+
+
+@pytest.mark.parametrize(
+    "bad,pattern",
+    [
+        ("123", r"81"),
+        (CLASSIC[:40] + "x" + CLASSIC[41:], r"'x'.*41.*r5c5"),
+        ("55" + "." * 79, r"digit 5 .*row 1.*r1c1.*r1c2"),
+        ("5" + "." * 8 + "5" + "." * 71, r"column 1.*r1c1.*r2c1"),
+        ("5" + "." * 9 + "5" + "." * 70, r"box 1.*r1c1.*r2c2"),
+        ([[1] * 9] * 8, r"shape|9x9|8"),
+        (list(range(10, 91)), r"r1c1|range|10"),
+        (None, r"NoneType.*81-character"),
+        (3.5, r"float.*81-character"),
+    ],
+)
+def test_bad_input_raises_invalid_puzzle_with_what_and_where(
+    tiny_model_dir: Path, bad: object, pattern: str
+) -> None:
+    solver = Solver("sudoku", backend="cpu", model=tiny_model_dir)
+    with pytest.raises(InvalidPuzzleError, match=pattern):
+        solver.solve(bad)
+
+
+def test_solve_batch_keeps_order_and_names_the_bad_entry(tiny_model_dir: Path) -> None:
+    solver = Solver("sudoku", backend="cpu", model=tiny_model_dir, batch_size=2)
+    puzzles = [CLASSIC, CLASSIC[::-1], CLASSIC, "." * 81, CLASSIC[::-1]]
+    batch = solver.solve_batch(puzzles)
+    singles = [solver.solve(p) for p in puzzles]
+    assert [r.grid.tolist() for r in batch] == [r.grid.tolist() for r in singles]
+    assert [r.steps for r in batch] == [r.steps for r in singles]
+    assert solver.solve_batch([]) == []
+    with pytest.raises(InvalidPuzzleError, match="puzzle #2"):
+        solver.solve_batch([CLASSIC, CLASSIC, "bad"])
+    with pytest.raises(InvalidPuzzleError, match="list of puzzles"):
+        solver.solve_batch(CLASSIC)
+
+
+def test_halting_options(tiny_model_dir: Path) -> None:
+    # The tiny model never reaches sigmoid(q) > 0.5 (its halting head starts at sigmoid(-5)), so every
+    # puzzle runs to max_steps; threshold 0 halts everything after one step.
+    assert Solver("sudoku", backend="cpu", model=tiny_model_dir, max_steps=3).solve(CLASSIC).steps == 3
+    assert Solver("sudoku", backend="cpu", model=tiny_model_dir, halt_threshold=0.0).solve(CLASSIC).steps == 1
+    assert (
+        Solver("sudoku", backend="cpu", model=tiny_model_dir, halt_threshold=1.0).solve(CLASSIC).steps == 16
+    )
+    for bad in (
+        {"max_steps": 0},
+        {"max_steps": 2.5},
+        {"halt_threshold": 1.5},
+        {"halt_threshold": "x"},
+        {"threads": 0},
+        {"batch_size": True},
+    ):
+        with pytest.raises(ValueError):
+            Solver("sudoku", backend="cpu", model=tiny_model_dir, **bad)
+
+
+def test_backend_choice_and_errors(tiny_model_dir: Path) -> None:
+    assert Solver("sudoku", model=tiny_model_dir).backend == "cpu"  # auto falls back to the CPU here
+    for name in ("cuda", "tensorrt"):
+        with pytest.raises(BackendUnavailableError, match=name):
+            Solver("sudoku", backend=name, model=tiny_model_dir)
+    with pytest.raises(TRMError, match="unknown backend 'gpu'"):
+        Solver("sudoku", backend="gpu", model=tiny_model_dir)
+    with pytest.raises(TRMError, match="unknown task 'chess'"):
+        Solver("chess", model=tiny_model_dir)
+
+
+def test_model_errors(tiny_model_dir: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "m"
+    shutil.copytree(tiny_model_dir, broken)
+    with open(broken / "step.onnx", "r+b") as f:
+        f.seek(100)
+        f.write(b"\x00\x01\x02")
+    with pytest.raises(ModelError, match="corrupt"):
+        Solver("sudoku", backend="cpu", model=broken)
+    (broken / "step.onnx").unlink()
+    with pytest.raises(ModelError, match="missing"):
+        Solver("sudoku", backend="cpu", model=broken)
+    with pytest.raises(ModelError, match=r"no manifest\.json"):
+        Solver("sudoku", backend="cpu", model=tmp_path)
+    other = tmp_path / "other"
+    shutil.copytree(tiny_model_dir, other)
+    manifest = json.loads((other / "manifest.json").read_text())
+    manifest["task"] = "maze"
+    (other / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelError, match="task 'maze'"):
+        Solver("sudoku", backend="cpu", model=other)
+
+
+@needs_shipped
+def test_shipped_model_loads_and_verifies_its_answers() -> None:
+    solver = Solver("sudoku")
+    assert solver.manifest.directory == model_dir("sudoku")
+    r = solver.solve(CLASSIC)
+    assert r.solved == (r.grid.tolist() == _grid(CLASSIC_SOLUTION).tolist())
+
+
+@needs_shipped
+def test_shipped_model_solves_the_bundled_puzzle() -> None:
+    bundled = Path(__file__).resolve().parents[1] / "examples" / "puzzle.txt"
+    if not bundled.is_file():
+        pytest.skip("examples/ not present beside the installed tests")
+    r = Solver("sudoku", backend="cpu").solve(bundled.read_text())
+    assert r.solved

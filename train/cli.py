@@ -1,0 +1,156 @@
+"""``trm-train``: fit a TRM from the command line, with a wall-clock budget and exact resume."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import click
+
+from trm_sdk import __version__
+
+from . import checkpoint
+from .model import TRMConfig
+from .trainer import TrainConfig, Trainer
+
+_MODEL_KEYS = {f.name for f in fields(TRMConfig)}
+_TRAIN_KEYS = {f.name for f in fields(TrainConfig)}
+
+
+def _parse_overrides(pairs: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
+    model: dict[str, Any] = {}
+    train: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--set")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text  # bare strings such as mixer=attention
+        if key in _MODEL_KEYS:
+            model[key] = value
+        elif key in _TRAIN_KEYS:
+            train[key] = value
+        else:
+            raise click.BadParameter(
+                f"unknown key {key!r}; model keys: {', '.join(sorted(_MODEL_KEYS))}; "
+                f"train keys: {', '.join(sorted(_TRAIN_KEYS))}",
+                param_hint="--set",
+            )
+    return model, train
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="trm-train")
+@click.option("--task", type=click.Choice(["sudoku"]), default="sudoku", show_default=True)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("runs/sudoku"),
+    show_default=True,
+    help="Folder for latest.pt (resumable) and ema_weights.pt.",
+)
+@click.option(
+    "--resume",
+    "resume",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Continue from this checkpoint: weights, EMA, optimizer moments, step, data position.",
+)
+@click.option("--minutes", type=float, default=0.0, help="Wall-clock budget; saves before it runs out.")
+@click.option("--steps", type=int, default=0, help="Stop at this total optimizer step (0: no limit).")
+@click.option(
+    "--data",
+    "files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Training-allowed puzzle file (repeatable); evaluation-only sets are refused.",
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a model or training setting, e.g. --set hidden=128 --set batch_size=64.",
+)
+@click.option("--device", default=None, help="auto, cpu, cuda, cuda:N (default: auto).")
+@click.option("--compile/--no-compile", "compile_", default=None, help="torch.compile the step.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def main(
+    task: str,
+    out_dir: Path,
+    resume: Path | None,
+    minutes: float,
+    steps: int,
+    files: tuple[str, ...],
+    overrides: tuple[str, ...],
+    device: str | None,
+    compile_: bool | None,
+    quiet: bool,
+) -> None:
+    """Train a Tiny Recursive Model with deep supervision, ACT halting, EMA and a curriculum."""
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s")
+    model_over, train_over = _parse_overrides(overrides)
+    try:
+        if resume is not None:
+            body = checkpoint.load(resume)
+            if model_over:
+                raise click.UsageError("model settings cannot change on --resume")
+            model_cfg = TRMConfig.from_dict(body["model_config"])
+            train_values = {**body["train_config"], **train_over}
+        else:
+            model_cfg = TRMConfig.from_dict(model_over)
+            train_values = dict(train_over)
+        train_values.update(task=task, max_steps=steps, budget_s=minutes * 60.0)
+        if files:
+            train_values["files"] = files
+        if device is not None:
+            train_values["device"] = device
+        if compile_ is not None:
+            train_values["compile"] = compile_
+        cfg = TrainConfig.from_dict(train_values)
+        trainer = Trainer(model_cfg, cfg, out_dir)
+        if resume is not None:
+            trainer.resume(resume)
+    except (ValueError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+    click.echo(
+        f"TRM {model_cfg.hidden}d x{model_cfg.n_blocks} blocks, T={model_cfg.T} n={model_cfg.n}, "
+        f"{trainer.model.num_params():,} parameters on {trainer.device}; starting at step {trainer.step}",
+        err=True,
+    )
+    start = time.monotonic()
+    if quiet:
+        summary = trainer.train()
+    else:
+        length = (steps - trainer.step) if steps else max(int(minutes * 60), 1)
+        with click.progressbar(
+            length=length,
+            label="training",
+            file=click.get_text_stream("stderr"),
+            show_pos=bool(steps),
+            item_show_func=lambda s: s,
+        ) as bar:
+
+            def report(step: int, stats: dict[str, Any]) -> None:
+                done = step - (steps - length) if steps else int(time.monotonic() - start)
+                bar.update(
+                    max(0, done - bar.pos),
+                    f"loss {stats['loss']:.3f} exact {stats['exact']:.1%} "
+                    f"steps {stats['halt_steps']:.1f} stage {stats['stage']} "
+                    f"{stats['steps_per_s']:.1f} it/s",
+                )
+
+            summary = trainer.train(progress=report)
+    click.echo(json.dumps(summary, indent=2))
+    click.echo(f"saved {out_dir / 'latest.pt'} (resumable) and {out_dir / 'ema_weights.pt'}", err=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,167 @@
+"""The training data stream: generated and file-based Sudoku, augmented, with an easy-to-hard curriculum.
+
+The stream is deterministic given its seed, and its whole position (random state, pools, curriculum stage)
+is a small picklable dict, so a training run that stops can resume on the very next puzzle.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trm_sdk.tasks.sudoku import augment, codec, datasets, generate
+
+# Each stage: source name -> weight. "gen:A-B" generates unique puzzles with A..B blanks, "gen:minimal"
+# minimal puzzles, "files" draws from the training files given on the command line (if any).
+CURRICULA: dict[str, list[dict[str, float]]] = {
+    "easy-to-hard": [
+        {"gen:8-30": 1.0},
+        {"gen:20-40": 1.0},
+        {"gen:30-48": 1.0},
+        {"gen:40-54": 0.7, "gen:minimal": 0.3},
+        {"gen:45-56": 0.3, "gen:minimal": 0.4, "files": 0.3},
+        {"gen:minimal": 0.4, "files": 0.6},
+    ],
+    "hard": [{"gen:minimal": 0.5, "files": 0.5}],
+    "mixed": [{"gen:20-40": 0.25, "gen:40-54": 0.25, "gen:minimal": 0.25, "files": 0.25}],
+}
+
+
+@dataclass
+class StreamConfig:
+    seed: int = 0
+    curriculum: str = "easy-to-hard"
+    pool_size: int = 2048  # puzzles kept per generated source; each draw is a fresh augmentation of one
+    refresh: float = 0.25  # fraction of each draw replaced by newly generated puzzles
+    advance_at: float = 0.9  # exact accuracy over the recent window that moves the curriculum on
+    advance_window: int = 2000  # finished puzzles that window covers
+    files: tuple[str, ...] = ()
+
+
+class SudokuStream:
+    def __init__(self, cfg: StreamConfig) -> None:
+        if cfg.curriculum not in CURRICULA:
+            raise ValueError(f"unknown curriculum {cfg.curriculum!r}; choose from {', '.join(CURRICULA)}")
+        self.cfg = cfg
+        self.stages = CURRICULA[cfg.curriculum]
+        self.rng = np.random.default_rng(cfg.seed)
+        self.stage = 0
+        self.recent: list[float] = []  # exact-correct flags of recently finished puzzles
+        self.pools: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.files = self._load_files(cfg.files)
+        if not self.files:
+            self.stages = [_drop_files(stage) for stage in self.stages]
+
+    @staticmethod
+    def _load_files(paths: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray] | None:
+        puzzles, solutions = [], []
+        for path in paths:
+            if datasets.is_eval_only(path):
+                raise ValueError(
+                    f"{path} is marked evaluation-only (data SOURCES.md): it must never be trained on"
+                )
+            data = datasets.load(path)
+            if data.solutions is None:
+                raise ValueError(f"{path} has no solutions; training needs puzzle,solution pairs")
+            puzzles.append(data.puzzles)
+            solutions.append(data.solutions)
+        if not puzzles:
+            return None
+        return np.concatenate(puzzles), np.concatenate(solutions)
+
+    # -- drawing -------------------------------------------------------------------------------------------
+
+    def _generate(self, source: str, count: int) -> tuple[np.ndarray, np.ndarray]:
+        out_p = np.empty((count, 9, 9), np.int8)
+        out_s = np.empty((count, 9, 9), np.int8)
+        for i in range(count):
+            if source == "gen:minimal":
+                p, s = generate.make_puzzle(self.rng, minimal=True)
+            else:
+                lo, hi = (int(v) for v in source[4:].split("-"))
+                p, s = generate.make_puzzle(self.rng, blanks=int(self.rng.integers(lo, hi + 1)))
+            out_p[i], out_s[i] = p, s
+        return out_p, out_s
+
+    def _draw(self, source: str, count: int) -> tuple[np.ndarray, np.ndarray]:
+        if source == "files":
+            assert self.files is not None
+            idx = self.rng.integers(0, len(self.files[0]), count)
+            return self.files[0][idx], self.files[1][idx]
+        pool = self.pools.get(source)
+        if pool is None:
+            pool = self.pools[source] = self._generate(source, min(self.cfg.pool_size, max(count, 64)))
+        fresh = min(count, math.ceil(count * self.cfg.refresh))
+        new_p, new_s = self._generate(source, fresh)
+        if len(pool[0]) < self.cfg.pool_size:
+            pool = self.pools[source] = (np.concatenate([pool[0], new_p]), np.concatenate([pool[1], new_s]))
+        else:
+            slots = self.rng.integers(0, len(pool[0]), fresh)
+            pool[0][slots], pool[1][slots] = new_p, new_s
+        idx = self.rng.integers(0, len(pool[0]), count - fresh)
+        return np.concatenate([new_p, pool[0][idx]]), np.concatenate([new_s, pool[1][idx]])
+
+    def next_batch(self, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """``count`` augmented (question tokens, answer tokens) pairs, each (count, 81) int64."""
+        stage = self.stages[self.stage]
+        names = list(stage)
+        weights = np.array([stage[n] for n in names], dtype=np.float64)
+        per_source = self.rng.multinomial(count, weights / weights.sum())
+        puzzles, solutions = [], []
+        for name, k in zip(names, per_source, strict=True):
+            if k:
+                p, s = self._draw(name, int(k))
+                puzzles.append(p)
+                solutions.append(s)
+        p, s = np.concatenate(puzzles), np.concatenate(solutions)
+        p, s = augment.random_augment(p, s, self.rng)
+        order = self.rng.permutation(count)
+        return codec.encode(p[order]), codec.encode(s[order])
+
+    # -- curriculum ----------------------------------------------------------------------------------------
+
+    def report(self, exact: np.ndarray) -> bool:
+        """Feed back which finished puzzles were solved exactly; returns True when the stage advanced."""
+        self.recent.extend(float(v) for v in exact)
+        del self.recent[: max(0, len(self.recent) - self.cfg.advance_window)]
+        full = len(self.recent) >= self.cfg.advance_window
+        if full and self.stage + 1 < len(self.stages) and np.mean(self.recent) >= self.cfg.advance_at:
+            self.stage += 1
+            self.recent.clear()
+            return True
+        return False
+
+    def describe(self) -> str:
+        stage = self.stages[self.stage]
+        mix = ", ".join(f"{k} {v:.0%}" for k, v in stage.items())
+        return f"stage {self.stage + 1}/{len(self.stages)} ({mix})"
+
+    # -- resuming ------------------------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "rng": self.rng.bit_generator.state,
+            "stage": self.stage,
+            "recent": list(self.recent),
+            "pools": {k: (p.copy(), s.copy()) for k, (p, s) in self.pools.items()},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.rng.bit_generator.state = state["rng"]
+        self.stage = min(int(state["stage"]), len(self.stages) - 1)
+        self.recent = list(state["recent"])
+        self.pools = {k: (np.asarray(p), np.asarray(s)) for k, (p, s) in state["pools"].items()}
+
+
+def _drop_files(stage: dict[str, float]) -> dict[str, float]:
+    kept = {k: v for k, v in stage.items() if k != "files"}
+    return kept or {"gen:minimal": 1.0}
+
+
+def describe_files(paths: tuple[str, ...]) -> list[dict[str, Any]]:
+    """For the manifest: which training files were used, with their sizes."""
+    return [{"path": Path(p).name, "puzzles": len(datasets.load(p).puzzles)} for p in paths]

@@ -1,0 +1,228 @@
+"""The TRM network: one tiny shared network, applied recursively to an answer ``y`` and a latent ``z``.
+
+Written bottom-up (norm, mixers, block, config, model) after the paper "Less is More: Recursive Reasoning
+with Tiny Networks". Names follow the paper: ``x`` the embedded question, ``y`` the answer state, ``z`` the
+latent state, ``T`` the outer cycles, ``n`` the latent updates per cycle, ``N_sup`` the supervision steps.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def rms_norm(h: torch.Tensor, eps: float) -> torch.Tensor:
+    # Weightless RMSNorm computed in fp32 even under bf16 autocast: the recursion applies it ~700 times
+    # per puzzle, and low-precision drift compounds across applications.
+    dtype = h.dtype
+    h = h.float()
+    h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)
+    return h.to(dtype)
+
+
+def _inner_width(width: int, expansion: float, multiple_of: int) -> int:
+    # SwiGLU keeps the parameter count of a plain MLP of the same expansion (factor 2/3), rounded up so
+    # matrix shapes stay friendly to tensor cores.
+    raw = round(expansion * width * 2 / 3)
+    return multiple_of * math.ceil(raw / multiple_of)
+
+
+class SwiGLU(nn.Module):
+    def __init__(self, width: int, expansion: float, multiple_of: int) -> None:
+        super().__init__()
+        inner = _inner_width(width, expansion, multiple_of)
+        self.gate_up = nn.Linear(width, 2 * inner, bias=False)
+        self.down = nn.Linear(inner, width, bias=False)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        gate, up = self.gate_up(h).chunk(2, dim=-1)
+        return self.down(F.silu(gate) * up)
+
+
+class SequenceMLP(nn.Module):
+    """TRM-MLP's token mixer: a SwiGLU across positions. Suits small fixed grids such as Sudoku's 81 cells."""
+
+    def __init__(self, length: int, expansion: float, multiple_of: int) -> None:
+        super().__init__()
+        self.mlp = SwiGLU(length, expansion, multiple_of)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.mlp(h.transpose(1, 2)).transpose(1, 2)  # (B, L, D) -> (B, D, L) -> (B, L, D)
+
+
+def rope_tables(length: int, head_dim: int, theta: float) -> tuple[torch.Tensor, torch.Tensor]:
+    inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
+    angles = torch.outer(torch.arange(length, dtype=torch.float32), inv_freq)  # (L, head_dim/2)
+    angles = torch.cat([angles, angles], dim=-1)  # (L, head_dim)
+    return angles.cos(), angles.sin()
+
+
+def apply_rope(t: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    half = t.shape[-1] // 2
+    rotated = torch.cat([-t[..., half:], t[..., :half]], dim=-1)
+    return t * cos + rotated * sin
+
+
+class Attention(nn.Module):
+    """TRM-Att's token mixer: non-causal multi-head self-attention with rotary position embeddings."""
+
+    def __init__(self, hidden: int, n_heads: int, length: int, theta: float) -> None:
+        super().__init__()
+        if hidden % n_heads:
+            raise ValueError(f"hidden={hidden} is not divisible by n_heads={n_heads}")
+        self.n_heads = n_heads
+        self.qkv = nn.Linear(hidden, 3 * hidden, bias=False)
+        self.out = nn.Linear(hidden, hidden, bias=False)
+        cos, sin = rope_tables(length, hidden // n_heads, theta)
+        self.register_buffer("cos", cos, persistent=False)
+        self.register_buffer("sin", sin, persistent=False)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        B, L, D = h.shape
+        q, k, v = self.qkv(h).view(B, L, 3, self.n_heads, D // self.n_heads).permute(2, 0, 3, 1, 4)
+        cos, sin = self.cos.to(q.dtype), self.sin.to(q.dtype)
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)  # (B, H, L, hd)
+        att = F.scaled_dot_product_attention(q, k, v)
+        return self.out(att.transpose(1, 2).reshape(B, L, D))
+
+
+class Block(nn.Module):
+    """Post-norm block, as in the paper: h = norm(h + mix(h)); h = norm(h + mlp(h))."""
+
+    def __init__(self, cfg: TRMConfig) -> None:
+        super().__init__()
+        self.eps = cfg.norm_eps
+        if cfg.mixer == "mlp":
+            self.mix: nn.Module = SequenceMLP(cfg.length, cfg.expansion, cfg.multiple_of)
+        else:
+            self.mix = Attention(cfg.hidden, cfg.n_heads, cfg.length, cfg.rope_theta)
+        self.mlp = SwiGLU(cfg.hidden, cfg.expansion, cfg.multiple_of)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        h = rms_norm(h + self.mix(h), self.eps)
+        return rms_norm(h + self.mlp(h), self.eps)
+
+
+@dataclass
+class TRMConfig:
+    vocab_size: int = 11  # Sudoku: pad 0, blank 1, digits 2..10
+    seq_len: int = 81  # puzzle cells
+    n_prefix: int = 16  # learned positions before the cells; the halting head reads position 0
+    hidden: int = 512
+    n_blocks: int = 2
+    expansion: float = 4.0
+    multiple_of: int = 256  # SwiGLU inner widths round up to this
+    mixer: Literal["mlp", "attention"] = "mlp"  # "mlp" = TRM-MLP (Sudoku), "attention" = TRM-Att (Maze)
+    n_heads: int = 8  # attention only
+    rope_theta: float = 10000.0  # attention only
+    T: int = 3  # outer cycles per supervision step; the first T-1 run without gradient
+    n: int = 6  # latent updates per cycle
+    N_sup: int = 16  # supervision steps
+    norm_eps: float = 1e-5
+
+    def __post_init__(self) -> None:
+        if self.mixer not in ("mlp", "attention"):
+            raise ValueError(f"mixer must be 'mlp' or 'attention', not {self.mixer!r}")
+        for name in ("vocab_size", "seq_len", "hidden", "n_blocks", "T", "n", "N_sup"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+    @property
+    def length(self) -> int:
+        return self.seq_len + self.n_prefix
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TRMConfig:
+        """Build a config from (possibly user-supplied) values; an unknown key is an error, not ignored."""
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ValueError(f"unknown model config key(s): {', '.join(unknown)}; known: {', '.join(known)}")
+        defaults = cls()
+        typed = {}
+        for key, value in values.items():
+            expected = type(getattr(defaults, key))
+            if expected is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            if not isinstance(value, expected) or isinstance(value, bool) != (expected is bool):
+                raise ValueError(f"model config {key!r} must be {expected.__name__}, got {value!r}")
+            typed[key] = value
+        return cls(**typed)
+
+
+class TRM(nn.Module):
+    def __init__(self, cfg: TRMConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        D = cfg.hidden
+        self.embed = nn.Embedding(cfg.vocab_size, D)
+        self.prefix = nn.Parameter(torch.zeros(cfg.n_prefix, D))
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_blocks))
+        self.head = nn.Linear(D, cfg.vocab_size, bias=False)
+        self.q_head = nn.Linear(D, 1)  # the only bias in the network
+        # Fixed random starting points for y and z, broadcast over positions: buffers, not learned.
+        self.register_buffer("y_init", nn.init.trunc_normal_(torch.empty(D), std=1.0, a=-2.0, b=2.0))
+        self.register_buffer("z_init", nn.init.trunc_normal_(torch.empty(D), std=1.0, a=-2.0, b=2.0))
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        std = 1.0 / math.sqrt(self.cfg.hidden)
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.trunc_normal_(module.weight, std=1.0 / math.sqrt(module.in_features), a=-2.0, b=2.0)
+        nn.init.trunc_normal_(self.embed.weight, std=std, a=-2 * std, b=2 * std)
+        nn.init.trunc_normal_(self.prefix, std=std, a=-2 * std, b=2 * std)
+        # Start by predicting "keep going" (sigmoid(-5) = 0.007) so early training does not halt at step 1.
+        nn.init.zeros_(self.q_head.weight)
+        nn.init.constant_(self.q_head.bias, -5.0)
+
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def input_embedding(self, tokens: torch.Tensor) -> torch.Tensor:
+        x = self.embed(tokens) * math.sqrt(self.cfg.hidden)  # (B, S, D)
+        prefix = self.prefix.to(x.dtype).unsqueeze(0).expand(x.shape[0], -1, -1)  # (B, P, D)
+        return torch.cat([prefix, x], dim=1)  # (B, L, D)
+
+    def initial_state(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        shape = (batch, self.cfg.length, self.cfg.hidden)
+        return self.y_init.expand(shape).clone(), self.z_init.expand(shape).clone()
+
+    def net(self, h: torch.Tensor, inj: torch.Tensor) -> torch.Tensor:
+        h = h + inj
+        for block in self.blocks:
+            h = block(h)
+        return h
+
+    def latent_recursion(
+        self, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        for _ in range(self.cfg.n):
+            z = self.net(z, y + x)  # refine the latent from question, answer and latent
+        y = self.net(y, z)  # refine the answer from the latent alone
+        return y, z
+
+    def forward(
+        self, tokens: torch.Tensor, y: torch.Tensor, z: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One supervision step: T cycles of recursion, then the answer logits and the halting logit.
+
+        Returns (y, z, logits (B, S, V), q_halt (B,)). y and z come back detached: each supervision step is
+        its own optimisation problem, and gradients never flow across steps.
+        """
+        x = self.input_embedding(tokens)
+        with torch.no_grad():
+            for _ in range(self.cfg.T - 1):
+                y, z = self.latent_recursion(x, y, z)
+        y, z = self.latent_recursion(x, y, z)  # the only cycle backpropagated
+        logits = self.head(y[:, self.cfg.n_prefix :])  # (B, S, V)
+        q_halt = self.q_head(y[:, 0]).squeeze(-1)  # (B,)
+        return y.detach(), z.detach(), logits, q_halt

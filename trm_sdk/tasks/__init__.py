@@ -1,0 +1,19 @@
+"""Puzzle tasks: each one's codec (parse, encode, decode, verify) in its own sub-package."""
+
+from __future__ import annotations
+
+from .base import Task
+
+__all__ = ["TASKS", "Task", "get_task"]
+
+TASKS = ("sudoku",)
+
+
+def get_task(name: str) -> Task:
+    from ..errors import TRMError
+
+    if name == "sudoku":
+        from .sudoku.task import SudokuTask
+
+        return SudokuTask()
+    raise TRMError(f"unknown task {name!r}; available: {', '.join(TASKS)}")
