@@ -122,13 +122,33 @@ def test_trm_train_cli_trains_resumes_and_rejects_unknown_keys(tmp_path: Path) -
 
     from trm_sdk.train.cli import main
 
-    tiny = ["--set", "hidden=16", "--set", "n_prefix=2", "--set", "T=1", "--set", "n=1", "--set", "N_sup=2",
-            "--set", "multiple_of=16", "--set", "batch_size=4", "--set", "eval_size=4", "--set", "eval_every=0"]
+    tiny = [
+        "--set",
+        "hidden=16",
+        "--set",
+        "n_prefix=2",
+        "--set",
+        "T=1",
+        "--set",
+        "n=1",
+        "--set",
+        "N_sup=2",
+        "--set",
+        "multiple_of=16",
+        "--set",
+        "batch_size=4",
+        "--set",
+        "eval_size=4",
+        "--set",
+        "eval_every=0",
+    ]
     out = tmp_path / "run"
     result = CliRunner().invoke(main, ["--out", str(out), "--steps", "2", "--device", "cpu", "-q", *tiny])
     assert result.exit_code == 0, result.output
     assert checkpoint.load(out / "latest.pt")["step"] == 2
-    again = CliRunner().invoke(main, ["--out", str(out), "--steps", "3", "--resume", str(out / "latest.pt"), "-q"])
+    again = CliRunner().invoke(
+        main, ["--out", str(out), "--steps", "3", "--resume", str(out / "latest.pt"), "-q"]
+    )
     assert again.exit_code == 0, again.output
     assert checkpoint.load(out / "latest.pt")["step"] == 3
     bad = CliRunner().invoke(main, ["--out", str(out), "--steps", "1", "--set", "hiden=3"])
