@@ -106,3 +106,17 @@ def test_eval_measures_and_records(tiny_model_dir: Path, tmp_path: Path) -> None
     from trm_sdk import Solver
 
     Solver("sudoku", backend="cpu", model=model).solve(PUZZLE)
+
+
+def test_generate_writes_unique_puzzles_reproducibly(tmp_path: Path) -> None:
+    from trm_sdk.tasks.sudoku import datasets, search
+
+    out = tmp_path / "g.csv"
+    assert _run("generate", "--blanks", "25", "--count", "3", "--seed", "4", "--out", str(out)).exit_code == 0
+    data = datasets.load(out)
+    assert len(data.puzzles) == 3 and ((data.puzzles == 0).sum(axis=(1, 2)) == 25).all()
+    assert all(search.count_solutions(p) == 1 for p in data.puzzles)
+    assert codec.are_solutions(data.solutions, data.puzzles).all()
+    again = _run("generate", "--blanks", "25", "--count", "3", "--seed", "4")
+    assert again.stdout == out.read_text()
+    assert _run("generate", "--count", "1").exit_code != 0  # neither --level nor --blanks

@@ -8,6 +8,7 @@ import shlex
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,42 @@ from . import __version__, backends
 from .errors import TRMError
 from .solver import Solver
 
+_SOLVER_KEYS = ("task", "backend", "model", "max_steps", "threshold", "threads", "batch_size")
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    """The options every solving command shares, gathered so commands build Solvers one way."""
+
+    task: str
+    backend: str
+    model: Path | None
+    max_steps: int
+    threshold: float
+    threads: int | None
+    batch_size: int
+
+    def build(self, **override: Any) -> Solver:
+        values = {**asdict(self), **override}
+        return Solver(
+            values["task"],
+            backend=values["backend"],
+            model=values["model"],
+            max_steps=values["max_steps"],
+            halt_threshold=values["threshold"],
+            threads=values["threads"],
+            batch_size=values["batch_size"],
+        )
+
 
 def _solver_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Options shared by every command that builds a Solver."""
+    """Add the shared solver options; the command receives them as one ``opts: SolverOptions``."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        opts = SolverOptions(**{key: kwargs.pop(key) for key in _SOLVER_KEYS})
+        return func(*args, opts=opts, **kwargs)
+
     options = [
         click.option("--task", type=click.Choice(["sudoku"]), default="sudoku", show_default=True),
         click.option(
@@ -49,28 +83,8 @@ def _solver_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True),
     ]
     for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def _build(
-    task: str,
-    backend: str,
-    model: Path | None,
-    max_steps: int,
-    threshold: float,
-    threads: int | None,
-    batch_size: int,
-) -> Solver:
-    return Solver(
-        task,
-        backend=backend,
-        model=model,
-        max_steps=max_steps,
-        halt_threshold=threshold,
-        threads=threads,
-        batch_size=batch_size,
-    )
+        wrapper = option(wrapper)
+    return wrapper
 
 
 def _errors_as_messages(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -113,18 +127,7 @@ def _read_puzzles(source: str) -> list[str]:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per puzzle.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @_errors_as_messages
-def solve(
-    puzzles: tuple[str, ...],
-    task: str,
-    backend: str,
-    model: Path | None,
-    max_steps: int,
-    threshold: float,
-    threads: int | None,
-    batch_size: int,
-    as_json: bool,
-    quiet: bool,
-) -> None:
+def solve(puzzles: tuple[str, ...], opts: SolverOptions, as_json: bool, quiet: bool) -> None:
     """Solve PUZZLES: 81-character strings, files of puzzles (.txt, .csv), or - for standard input.
 
     Exits with status 1 if any answer fails verification.
@@ -132,13 +135,14 @@ def solve(
     items = [p for source in puzzles for p in _read_puzzles(source)]
     from .tasks import get_task
 
-    checker = get_task(task)
+    checker = get_task(opts.task)
     for i, item in enumerate(items):  # refuse bad input before paying for a model load
         try:
             checker.parse(item)
         except TRMError as exc:
             raise click.ClickException(f"puzzle #{i + 1}: {exc}" if len(items) > 1 else str(exc)) from exc
-    solver = _build(task, backend, model, max_steps, threshold, threads, batch_size)
+    solver = opts.build()
+    batch_size = opts.batch_size
     start = time.perf_counter()
     results = []
     show_bar = not quiet and not as_json and len(items) > batch_size
@@ -210,6 +214,43 @@ def info(model: Path | None) -> None:
             )
 
 
+@main.command()
+@click.option(
+    "--level",
+    type=click.Choice(["easy", "medium", "hard", "minimal"]),
+    default=None,
+    help="Difficulty by blank count: easy 30-40, medium 41-50, hard 51-56, minimal.",
+)
+@click.option("--blanks", type=click.IntRange(0, 64), default=None, help="Exactly this many blanks instead.")
+@click.option("--count", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same puzzles.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="CSV file (default: stdout).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@_errors_as_messages
+def generate(
+    level: str | None, blanks: int | None, count: int, seed: int, out: Path | None, quiet: bool
+) -> None:
+    """Generate unique-solution Sudoku puzzles as puzzle,solution CSV."""
+    from .tasks.sudoku import codec
+    from .tasks.sudoku import generate as gen
+
+    if (level is None) == (blanks is None):
+        raise click.UsageError("give exactly one of --level and --blanks")
+    rng = np.random.default_rng(seed)
+    rows = []
+    with click.progressbar(
+        range(count), label="generating", file=sys.stderr, hidden=quiet or out is None
+    ) as bar:
+        for _ in bar:
+            puzzle, solution = gen.make_level(rng, level) if level else gen.make_puzzle(rng, blanks=blanks)
+            rows.append(f"{codec.to_string(puzzle)},{codec.to_string(solution)}\n")
+    text = "puzzle,solution\n" + "".join(rows)
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+
+
 @main.command(name="eval")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @_solver_options
@@ -220,13 +261,7 @@ def info(model: Path | None) -> None:
 @_errors_as_messages
 def evaluate(
     files: tuple[str, ...],
-    task: str,
-    backend: str,
-    model: Path | None,
-    max_steps: int,
-    threshold: float,
-    threads: int | None,
-    batch_size: int,
+    opts: SolverOptions,
     limit: int | None,
     write_manifest: bool,
     as_json: bool,
@@ -235,8 +270,8 @@ def evaluate(
     """Exact whole-grid accuracy on FILES of puzzle,solution pairs: with halting and with all steps."""
     from .tasks.sudoku import datasets
 
-    halting = _build(task, backend, model, max_steps, threshold, threads, batch_size)
-    fixed = _build(task, backend, model, max_steps, 1.0, threads, batch_size)
+    halting = opts.build()
+    fixed = opts.build(threshold=1.0)
     rows: dict[str, dict[str, Any]] = {}
     for path in files:
         data = datasets.load(path, limit=limit)
