@@ -186,12 +186,3 @@ def test_shipped_model_loads_and_verifies_its_answers() -> None:
     assert solver.manifest.directory == model_dir("sudoku")
     r = solver.solve(CLASSIC)
     assert r.solved == (r.grid.tolist() == _grid(CLASSIC_SOLUTION).tolist())
-
-
-@needs_shipped
-def test_shipped_model_solves_the_bundled_puzzle() -> None:
-    bundled = Path(__file__).resolve().parents[1] / "examples" / "puzzle.txt"
-    if not bundled.is_file():
-        pytest.skip("examples/ not present beside the installed tests")
-    r = Solver("sudoku", backend="cpu").solve(bundled.read_text())
-    assert r.solved

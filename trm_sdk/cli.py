@@ -104,18 +104,23 @@ def main() -> None:
     """Solve puzzles with a Tiny Recursive Model (TRM)."""
 
 
+def _split_text(text: str) -> list[str]:
+    """Many one-line puzzles, or one puzzle pasted as a grid over several lines."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    return lines if lines and all(len(ln) >= 81 for ln in lines) else [text]
+
+
 def _read_puzzles(source: str) -> list[str]:
-    """A puzzle string, a file of puzzles (.txt one per line, or .csv), or '-' for standard input."""
+    """A puzzle string, a file (.csv, or text with one puzzle per line or one grid), or '-' for stdin."""
     if source == "-":
-        text = sys.stdin.read()
-        lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-        # One puzzle pasted as a 9-line grid, or many one-line puzzles.
-        return lines if all(len(ln.strip()) >= 81 for ln in lines) else [text]
+        return _split_text(sys.stdin.read())
     path = Path(source)
     if path.is_file():
-        from .tasks.sudoku import codec, datasets
+        if path.suffix.lower() == ".csv":
+            from .tasks.sudoku import codec, datasets
 
-        return [codec.to_string(p) for p in datasets.load(path).puzzles]
+            return [codec.to_string(p) for p in datasets.load(path).puzzles]
+        return _split_text(path.read_text(encoding="utf-8"))
     if source.endswith((".txt", ".csv")):
         raise click.ClickException(f"no such puzzle file: {source}")
     return [source]
