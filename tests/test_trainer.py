@@ -158,3 +158,20 @@ def test_trm_train_cli_trains_resumes_and_rejects_unknown_keys(tmp_path: Path) -
     data.write_text("." * 81 + "\n")
     refused = CliRunner().invoke(main, ["--out", str(out), "--steps", "1", "--data", str(data), *tiny])
     assert refused.exit_code != 0 and "evaluation-only" in refused.output
+
+
+def test_stream_drops_training_puzzles_that_stand_in_evaluation_sets(tmp_path: Path) -> None:
+    from trm_sdk.tasks.sudoku import codec, generate
+
+    rng = np.random.default_rng(9)
+    pairs = [generate.make_puzzle(rng, blanks=30) for _ in range(5)]
+    rows = [f"{codec.to_string(p)},{codec.to_string(s)}\n" for p, s in pairs]
+    tdoku = tmp_path / "data" / "sudoku" / "tdoku"
+    tdoku.mkdir(parents=True)
+    (tdoku / "puzzles6_forum_hardest_1106.csv").write_text("puzzle,solution\n" + "".join(rows[:2]))
+    train_file = tdoku / "puzzles5_forum_hardest_1905_11+.csv"
+    train_file.write_text("puzzle,solution\n" + "".join(rows))
+    stream = SudokuStream(StreamConfig(files=(str(train_file),)))
+    assert stream.files is not None and len(stream.files[0]) == 3
+    held_out = {codec.to_string(p) for p, _ in pairs[:2]}
+    assert not held_out & {codec.to_string(p) for p in stream.files[0]}

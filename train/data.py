@@ -6,6 +6,7 @@ is a small picklable dict, so a training run that stops can resume on the very n
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,8 @@ from typing import Any
 import numpy as np
 
 from trm_sdk.tasks.sudoku import augment, codec, datasets, generate
+
+log = logging.getLogger("trm_sdk.train")
 
 # Each stage: source name -> weight. "gen:A-B" generates unique puzzles with A..B blanks, "gen:minimal"
 # minimal puzzles, "files" draws from the training files given on the command line (if any).
@@ -67,8 +70,15 @@ class SudokuStream:
             data = datasets.load(path)
             if data.solutions is None:
                 raise ValueError(f"{path} has no solutions; training needs puzzle,solution pairs")
-            puzzles.append(data.puzzles)
-            solutions.append(data.solutions)
+            # Trainable sets can share puzzles with evaluation-only ones (131 of puzzles6 stand in
+            # puzzles5): drop them, or the evaluation figures would be measured on training data.
+            kept = datasets.without(data, *_eval_sets_near(Path(path)))
+            if len(kept) < len(data):
+                log.info(
+                    "%s: dropped %d puzzles that are in evaluation-only sets", path, len(data) - len(kept)
+                )
+            puzzles.append(kept.puzzles)
+            solutions.append(kept.solutions)
         if not puzzles:
             return None
         return np.concatenate(puzzles), np.concatenate(solutions)
@@ -162,6 +172,20 @@ def _drop_files(stage: dict[str, float]) -> dict[str, float]:
     return kept or {"gen:minimal": 1.0}
 
 
-def describe_files(paths: tuple[str, ...]) -> list[dict[str, Any]]:
-    """For the manifest: which training files were used, with their sizes."""
-    return [{"path": Path(p).name, "puzzles": len(datasets.load(p).puzzles)} for p in paths]
+def _eval_sets_near(path: Path) -> list[datasets.PuzzleSet]:
+    """The evaluation-only Sudoku sets in the data tree that holds ``path`` (and the default data dir)."""
+    roots = {p for p in path.resolve().parents if (p / "sudoku").is_dir()}
+    default = datasets.default_data_dir()
+    if default is not None:
+        roots.add(default.resolve())
+    files: set[Path] = set()
+    for root in roots:
+        for entry in datasets.EVAL_ONLY:
+            if not entry.startswith("sudoku/"):
+                continue
+            target = root / entry
+            if target.is_dir():
+                files.update(target.glob("*.csv"))
+            elif target.suffix == ".csv" and target.is_file():
+                files.add(target)
+    return [datasets.load(f) for f in sorted(files)]
