@@ -153,6 +153,8 @@ def test_trm_train_cli_trains_resumes_and_rejects_unknown_keys(tmp_path: Path) -
     assert checkpoint.load(out / "latest.pt")["step"] == 3
     bad = CliRunner().invoke(main, ["--out", str(out), "--steps", "1", "--set", "hiden=3"])
     assert bad.exit_code != 0 and "unknown key 'hiden'" in bad.output
+    typo = CliRunner().invoke(main, ["--out", str(out), "--steps", "1", "--set", "batch_size=big"])
+    assert typo.exit_code != 0 and "'batch_size' must be int" in typo.output
     data = tmp_path / "sudoku" / "norvig" / "easy50.txt"
     data.parent.mkdir(parents=True)
     data.write_text("." * 81 + "\n")

@@ -63,6 +63,15 @@ class TrainConfig:
         values = dict(values)
         if "files" in values:
             values["files"] = tuple(values["files"])
+        defaults = cls()
+        for key, value in values.items():
+            expected = type(getattr(defaults, key))
+            if expected is float and isinstance(value, int) and not isinstance(value, bool):
+                values[key] = value = float(value)
+            if expected in (int, float, str, bool) and (
+                not isinstance(value, expected) or isinstance(value, bool) != (expected is bool)
+            ):
+                raise ValueError(f"train config {key!r} must be {expected.__name__}, got {value!r}")
         return cls(**values)
 
 
