@@ -108,6 +108,30 @@ class Block(nn.Module):
         return rms_norm(h + self.mlp(h), self.eps)
 
 
+def checked_fields(cls: type, values: dict[str, Any], what: str) -> dict[str, Any]:
+    """``values`` checked against dataclass ``cls``: unknown keys and wrongly typed scalars are errors.
+
+    Shared by every config that users override from the command line, so a typo fails loudly instead
+    of training the wrong thing for hours. Ints are accepted where a float is expected.
+    """
+    known = [f.name for f in fields(cls)]
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ValueError(f"unknown {what} config key(s): {', '.join(unknown)}; known: {', '.join(known)}")
+    defaults = cls()
+    typed = {}
+    for key, value in values.items():
+        expected = type(getattr(defaults, key))
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if expected in (int, float, str, bool) and (
+            not isinstance(value, expected) or isinstance(value, bool) != (expected is bool)
+        ):
+            raise ValueError(f"{what} config {key!r} must be {expected.__name__}, got {value!r}")
+        typed[key] = value
+    return typed
+
+
 @dataclass
 class TRMConfig:
     vocab_size: int = 11  # Sudoku: pad 0, blank 1, digits 2..10
@@ -142,20 +166,7 @@ class TRMConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TRMConfig:
         """Build a config from (possibly user-supplied) values; an unknown key is an error, not ignored."""
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(values) - set(known))
-        if unknown:
-            raise ValueError(f"unknown model config key(s): {', '.join(unknown)}; known: {', '.join(known)}")
-        defaults = cls()
-        typed = {}
-        for key, value in values.items():
-            expected = type(getattr(defaults, key))
-            if expected is float and isinstance(value, int) and not isinstance(value, bool):
-                value = float(value)
-            if not isinstance(value, expected) or isinstance(value, bool) != (expected is bool):
-                raise ValueError(f"model config {key!r} must be {expected.__name__}, got {value!r}")
-            typed[key] = value
-        return cls(**typed)
+        return cls(**checked_fields(cls, values, "model"))
 
 
 class TRM(nn.Module):

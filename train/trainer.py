@@ -11,7 +11,7 @@ import math
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from . import checkpoint
 from .data import StreamConfig, SudokuStream
 from .evaluate import evaluate
 from .losses import cross_entropy, halting_loss
-from .model import TRM, TRMConfig
+from .model import TRM, TRMConfig, checked_fields
 
 log = logging.getLogger("trm_sdk.train")
 
@@ -54,24 +54,9 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(
-                f"unknown train config key(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}"
-            )
-        values = dict(values)
+        values = checked_fields(cls, values, "train")
         if "files" in values:
             values["files"] = tuple(values["files"])
-        defaults = cls()
-        for key, value in values.items():
-            expected = type(getattr(defaults, key))
-            if expected is float and isinstance(value, int) and not isinstance(value, bool):
-                values[key] = value = float(value)
-            if expected in (int, float, str, bool) and (
-                not isinstance(value, expected) or isinstance(value, bool) != (expected is bool)
-            ):
-                raise ValueError(f"train config {key!r} must be {expected.__name__}, got {value!r}")
         return cls(**values)
 
 
