@@ -62,6 +62,7 @@ class SudokuStream:
     @staticmethod
     def _load_files(paths: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray] | None:
         puzzles, solutions = [], []
+        held_out = _eval_sets_near([Path(p) for p in paths]) if paths else []
         for path in paths:
             if datasets.is_eval_only(path):
                 raise ValueError(
@@ -72,7 +73,7 @@ class SudokuStream:
                 raise ValueError(f"{path} has no solutions; training needs puzzle,solution pairs")
             # Trainable sets can share puzzles with evaluation-only ones (131 of puzzles6 stand in
             # puzzles5): drop them, or the evaluation figures would be measured on training data.
-            kept = datasets.without(data, *_eval_sets_near(Path(path)))
+            kept = datasets.without(data, *held_out)
             if len(kept) < len(data):
                 log.info(
                     "%s: dropped %d puzzles that are in evaluation-only sets", path, len(data) - len(kept)
@@ -172,9 +173,12 @@ def _drop_files(stage: dict[str, float]) -> dict[str, float]:
     return kept or {"gen:minimal": 1.0}
 
 
-def _eval_sets_near(path: Path) -> list[datasets.PuzzleSet]:
-    """The evaluation-only Sudoku sets in the data tree that holds ``path`` (and the default data dir)."""
-    roots = {p for p in path.resolve().parents if (p / "sudoku").is_dir()}
+def _eval_sets_near(paths: list[Path]) -> list[datasets.PuzzleSet]:
+    """The evaluation-only Sudoku sets in the data trees that hold ``paths`` (and the default data dir).
+
+    Loaded once for all training files, not once per file.
+    """
+    roots = {p for path in paths for p in path.resolve().parents if (p / "sudoku").is_dir()}
     default = datasets.default_data_dir()
     if default is not None:
         roots.add(default.resolve())
