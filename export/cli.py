@@ -65,6 +65,32 @@ def _summary(manifest: Any) -> list[str]:
     return lines
 
 
+def _export_tensorrt(task: str, model_dir: Path | None, out: Path, precision: str, max_batch: int) -> None:
+    """Build (or find cached) the engine of an exported model into ``out``: the same builder, file
+    names and sidecar as the runtime's cache, so ``TRM_SDK_CACHE=OUT`` makes a Solver use it."""
+    from trm_sdk.backends.tensorrt import TensorRTBackend
+    from trm_sdk.manifest import load_manifest
+    from trm_sdk.models import model_dir as shipped
+
+    reason = TensorRTBackend.availability()
+    if reason:
+        raise click.ClickException(
+            f"cannot build a TensorRT engine here: {reason}. It needs {TensorRTBackend.requires}; "
+            "install with: pip install 'trm-sdk[tensorrt]'"
+        )
+    try:
+        manifest = load_manifest(model_dir or shipped(task))
+        backend = TensorRTBackend(manifest, precision=precision, max_batch=max_batch, cache=out)
+    except (TRMError, OSError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    meta = backend.metadata
+    click.echo(
+        f"TensorRT {meta['tensorrt']} engine for {meta['gpu']} (sm {meta['compute_capability']}), "
+        f"{meta['precision']}, batch 1..{meta['profile']['max_batch']}: {backend.engine_path} "
+        f"({meta['engine_bytes'] / 2**20:.1f} MiB, sidecar {backend.engine_path.with_suffix('.json').name})"
+    )
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="trm-sdk", prog_name="trm-export")
 @click.option(
@@ -72,9 +98,28 @@ def _summary(manifest: Any) -> list[str]:
 )
 @click.option(
     "--checkpoint",
-    required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Training checkpoint (.pt) written by trm-train.",
+    help="Training checkpoint (.pt) written by trm-train (for --format onnx).",
+)
+@click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="--format tensorrt: the exported ONNX model folder (default: the model shipped for --task).",
+)
+@click.option(
+    "--precision",
+    type=click.Choice(["fp16", "bf16", "fp32"]),
+    default="fp16",
+    show_default=True,
+    help="--format tensorrt: the engine's compute precision.",
+)
+@click.option(
+    "--max-batch",
+    type=click.IntRange(min=1),
+    default=2048,
+    show_default=True,
+    help="--format tensorrt: the largest batch of the engine's profile (larger ones are split).",
 )
 @click.option(
     "--format",
@@ -82,7 +127,7 @@ def _summary(manifest: Any) -> list[str]:
     type=click.Choice(["onnx", "tensorrt"]),
     default="onnx",
     show_default=True,
-    help="What to build. ONNX graphs run everywhere; TensorRT engines come in a later version.",
+    help="onnx: graphs and manifest from a checkpoint; tensorrt: an engine for this machine's GPU.",
 )
 @click.option(
     "--out",
@@ -120,7 +165,10 @@ def _summary(manifest: Any) -> list[str]:
 @click.option("--quiet", "-q", is_flag=True, help="Print only the final summary.")
 def main(
     task: str,
-    checkpoint: Path,
+    checkpoint: Path | None,
+    model_dir: Path | None,
+    precision: str,
+    max_batch: int,
     fmt: str,
     out: Path,
     verify_data: tuple[Path, ...],
@@ -136,11 +184,10 @@ def main(
     Runtime's answers differ from PyTorch's beyond rounding.
     """
     if fmt == "tensorrt":
-        raise click.ClickException(
-            "TensorRT engine building is not available in this version of trm-export. Export with "
-            "--format onnx and ship the ONNX graphs: they are the portable model, and a TensorRT engine is "
-            "built from them on the target GPU."
-        )
+        _export_tensorrt(task, model_dir, out, precision, max_batch)
+        return
+    if checkpoint is None:
+        raise click.UsageError("--format onnx needs --checkpoint")
 
     def progress(message: str) -> None:
         click.echo(f"[trm-export] {message}", err=True)

@@ -35,6 +35,7 @@ from trm_sdk.train.model import TRM
 from . import onnx_graphs
 from .onnx_graphs import DEFAULT_OPSET, ExportError, io_spec, round_weights_fp16, set_metadata
 from .parity import VerifySet, check_parity
+from .weights import WEIGHTS_FILE, check_against_graph, save_weights, state_arrays
 
 __all__ = ["DEFAULT_LEVELS", "DEFAULT_N_VERIFY", "STEP_FILE", "UNROLLED_FILE", "export_onnx"]
 
@@ -45,7 +46,8 @@ UNROLLED_FILE = "unrolled.onnx"
 DEFAULT_LEVELS = ("easy", "medium", "hard", "minimal")  # generator levels checked by default
 DEFAULT_N_VERIFY = 4  # puzzles per source; at hidden 512 each costs ~51 step evaluations
 DEFAULT_THRESHOLD = 0.5
-TASKS = ("sudoku",)
+TASKS = ("sudoku", "maze")
+TASK_LEVELS = {"sudoku": DEFAULT_LEVELS, "maze": ("easy", "medium", "hard")}  # checked when levels=None
 
 Progress = bool | Callable[[str], None]
 
@@ -91,15 +93,9 @@ def _config_sha256(config: dict[str, Any]) -> str:
 
 
 def _task_encoding(task: str, model: TRM) -> dict[str, Any]:
-    from trm_sdk.tasks.sudoku import codec
+    from trm_sdk.tasks import get_task
 
-    encoding = {
-        "vocab_size": codec.VOCAB_SIZE,
-        "pad": codec.PAD,
-        "blank": codec.BLANK,
-        "digit_offset": codec.DIGIT_OFFSET,
-        "seq_len": codec.CELLS,
-    }
+    encoding = get_task(task).encoding()  # the runtime checks a model's manifest against exactly this
     cfg = model.cfg
     if (cfg.vocab_size, cfg.seq_len) != (encoding["vocab_size"], encoding["seq_len"]):
         raise ExportError(
@@ -111,12 +107,19 @@ def _task_encoding(task: str, model: TRM) -> dict[str, Any]:
 
 
 def _answer_tokens(encoding: dict[str, Any]) -> slice:
-    # The codec decodes only the nine digit tokens, so only those compete for the answer.
-    first = 1 + encoding["digit_offset"]
-    return slice(first, first + 9)
+    # The codec decodes only the answer tokens, so only those compete: Sudoku's nine digits, a maze's
+    # five characters (everything but pad).
+    if "digit_offset" in encoding:
+        first = 1 + encoding["digit_offset"]
+        return slice(first, first + 9)
+    return slice(encoding["char_offset"], encoding["vocab_size"])
 
 
-def _verify_sets(n: int, levels: Sequence[str], files: Sequence[str | Path], seed: int) -> list[VerifySet]:
+def _verify_sets(
+    n: int, levels: Sequence[str], files: Sequence[str | Path], seed: int, task: str = "sudoku"
+) -> list[VerifySet]:
+    if task == "maze":
+        return _maze_verify_sets(n, levels, files, seed)
     from trm_sdk.tasks.sudoku import codec
 
     rng = np.random.default_rng(seed)
@@ -146,6 +149,32 @@ def _verify_sets(n: int, levels: Sequence[str], files: Sequence[str | Path], see
             while name in {s.name for s in sets}:  # two files with one stem stay apart in the report
                 name += "'"
             sets.append(VerifySet(name, codec.encode(np.asarray(data.puzzles).reshape(-1, 9, 9)), targets))
+    return sets
+
+
+def _maze_verify_sets(
+    n: int, levels: Sequence[str], files: Sequence[str | Path], seed: int
+) -> list[VerifySet]:
+    from trm_sdk.tasks.maze import codec, datasets, generate
+
+    rng = np.random.default_rng(seed)
+    sets = [VerifySet("random", rng.integers(1, codec.VOCAB_SIZE, (n, codec.CELLS), dtype=np.int64))]
+    for level in levels:
+        try:
+            puzzles, answers = generate.make_batch(rng, n, level)
+        except (KeyError, ValueError) as exc:
+            raise ExportError(f"cannot generate {level!r} mazes to verify on: {exc}") from exc
+        sets.append(VerifySet(f"generated-{level}", codec.encode(puzzles), codec.encode(answers)))
+    for path in files:
+        try:
+            data = datasets.load(path, limit=n)
+        except (OSError, ValueError) as exc:
+            raise ExportError(f"cannot read --verify-data {path}: {exc}") from exc
+        targets = None if data.solutions is None else codec.encode(data.solutions)
+        name = data.name
+        while name in {s.name for s in sets}:
+            name += "'"
+        sets.append(VerifySet(name, codec.encode(data.puzzles), targets))
     return sets
 
 
@@ -192,7 +221,7 @@ def export_onnx(
     weights: str = "ema",
     verify_data: Sequence[str | Path] = (),
     n_verify: int = DEFAULT_N_VERIFY,
-    levels: Sequence[str] = DEFAULT_LEVELS,
+    levels: Sequence[str] | None = None,
     opset: int = DEFAULT_OPSET,
     unrolled: str = "compose",
     seed: int = 0,
@@ -200,7 +229,8 @@ def export_onnx(
 ) -> Manifest:
     """Export a checkpoint (a path) or an in-memory ``TRM`` (with its checkpoint ``body``) to ``out_dir``.
 
-    ``n_verify`` puzzles per source are checked: random tokens, each generator level in ``levels``, and
+    ``n_verify`` puzzles per source are checked: random tokens, each generator level in ``levels``
+    (default: every level of the task's generator), and
     each file in ``verify_data``. ``unrolled`` is "compose" (fast, default) or "trace" (the same graph
     traced from PyTorch; minutes at full size). ``progress`` is True (log lines on the "trm_sdk.export"
     logger), False, or a callable taking each message. Raises ExportError if anything fails, including
@@ -225,7 +255,9 @@ def export_onnx(
     encoding = _task_encoding(task, model)
     model = copy.deepcopy(model).float().eval()  # the caller's model stays as it was
     rounded = round_weights_fp16(model)
-    sets = _verify_sets(n_verify, levels, verify_data, seed)  # before the slow part: a bad file fails fast
+    levels = TASK_LEVELS[task] if levels is None else levels
+    # Before the slow part: a bad file fails fast.
+    sets = _verify_sets(n_verify, levels, verify_data, seed, task)
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -277,6 +309,9 @@ def export_onnx(
         raise ExportError(f"{exc} (graphs left in {out} for inspection; no manifest written)") from exc
     for role in ("step", "unrolled"):
         stats[role]["session_seconds"] = round(parity["session_seconds"][role], 3)
+    # The same fp16 weights under the network's own names, for the CUDA backend (PyTorch on the GPU).
+    check_against_graph(state_arrays(rounded), out / STEP_FILE)
+    save_weights(rounded, out / WEIGHTS_FILE)
 
     import onnxruntime
     import torch
@@ -289,7 +324,7 @@ def export_onnx(
         "model": config,
         "halting": {"threshold": DEFAULT_THRESHOLD, "max_steps": cfg.N_sup},
         "precision": {"interface": "float32", "weights": "float16", "compute": "float32"},
-        "files": {"step": STEP_FILE, "unrolled": UNROLLED_FILE},
+        "files": {"step": STEP_FILE, "unrolled": UNROLLED_FILE, "weights": WEIGHTS_FILE},
         "opset": opset,
         "io": io_spec(cfg),
         "graphs": stats,

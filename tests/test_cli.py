@@ -45,7 +45,7 @@ def test_info_lists_every_backend_with_a_reason() -> None:
 def test_solve_string_json(tiny_model_dir: Path) -> None:
     result = _run("solve", PUZZLE, "--model", str(tiny_model_dir), "--json", "--max-steps", "2")
     row = json.loads(result.stdout.strip().splitlines()[0])
-    assert set(row) == {"solution", "solved", "steps", "confidence", "backend"}
+    assert set(row) == {"solution", "solved", "status", "method", "steps", "confidence", "backend"}
     assert row["backend"] == "cpu" and row["steps"] == 2 and len(row["solution"]) == 81
     # Exit status 1 when an answer fails verification (the tiny model's answers do).
     assert result.exit_code == (0 if row["solved"] else 1)
@@ -120,3 +120,63 @@ def test_generate_writes_unique_puzzles_reproducibly(tmp_path: Path) -> None:
     again = _run("generate", "--blanks", "25", "--count", "3", "--seed", "4")
     assert again.stdout == out.read_text()
     assert _run("generate", "--count", "1").exit_code != 0  # neither --level nor --blanks
+
+
+HARD = "4.....8.5.3..........7......2.....6.....8.4......1.......6.3.7.5..2.....1.4......"
+HARD_SOLUTION = "417369825632158947958724316825437169791586432346912758289643571573291684164875293"
+
+
+def test_solve_with_search_fallback_rating_and_hint(tiny_model_dir: Path) -> None:
+    model = ["--model", str(tiny_model_dir)]
+    exact = _run("solve", HARD, *model, "--fallback", "search", "--rate", "--json")
+    assert exact.exit_code == 0, exact.output
+    row = json.loads(exact.stdout)
+    assert row["solution"] == HARD_SOLUTION and row["solved"] and row["status"] == "solved"
+    assert row["method"] in ("trm", "trm+search") and row["rating"]["level"] in (
+        "easy",
+        "medium",
+        "hard",
+        "extreme",
+    )
+    text = _run("solve", HARD, *model, "--fallback", "search", "--rate")
+    assert "difficulty " in text.stdout
+    hint = _run("solve", HARD, *model, "--fallback", "search", "--hint", "--json")
+    h = json.loads(hint.stdout)
+    assert h["verified"] and h["digit"] == int(HARD_SOLUTION[9 * h["row"] + h["col"]])
+    assert "hint: row" in _run("solve", HARD, *model, "--hint").stdout
+    bad = _run("solve", HARD, *model, "--fallback", "maybe")
+    assert bad.exit_code == 2 and "maybe" in bad.output
+
+
+def test_eval_with_fallback_reports_search_and_rating(tiny_model_dir: Path, tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    rows = [generate.make_puzzle(rng, blanks=50) for _ in range(3)]
+    data = tmp_path / "s.csv"
+    data.write_text(
+        "puzzle,solution\n" + "".join(f"{codec.to_string(p)},{codec.to_string(s)}\n" for p, s in rows)
+    )
+    args = ["eval", str(data), "--model", str(tiny_model_dir), "--max-steps", "2", "-q"]
+    result = _run(*args, "--fallback", "search", "--json")
+    assert result.exit_code == 0, result.output
+    row = json.loads(result.stdout)[f"{tmp_path.name}/s"]
+    assert row["exact_with_search"] == 1.0  # the search behind the network never misses
+    assert 0.0 <= row["mean_rating"] <= 1.0
+    gain = row["search_gain"]["all"]
+    assert gain["puzzles"] == 3 and gain["mean_nodes_unguided"] >= 0
+    table = _run(*args, "--fallback", "search")
+    assert "+search" in table.stdout and "100.0%" in table.stdout
+
+
+def test_bench_table_and_json(tiny_model_dir: Path) -> None:
+    args = ["bench", "--model", str(tiny_model_dir), "--count", "4", "--latency-runs", "2"]
+    args += ["--batch-sizes", "2,3", "--backend", "all", "-q"]
+    result = _run(*args, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    by_name = {b["backend"]: b for b in report["backends"]}
+    assert by_name["cpu"]["available"] and set(by_name["cpu"]["throughput"]) == {"2", "3"}
+    assert all(b["available"] or b["reason"] for b in report["backends"])
+    table = _run(*args).stdout
+    assert "batch-1 latency easy p50/p95 ms" in table and "throughput batch 3 puzzles/s" in table
+    assert _run("bench", "--batch-sizes", "x").exit_code == 2
+    assert _run("bench", "--easy", "no-such-level-or-file").exit_code == 2

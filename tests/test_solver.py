@@ -186,3 +186,98 @@ def test_shipped_model_loads_and_verifies_its_answers() -> None:
     assert solver.manifest.directory == model_dir("sudoku")
     r = solver.solve(CLASSIC)
     assert r.solved == (r.grid.tolist() == _grid(CLASSIC_SOLUTION).tolist())
+
+
+# --- game features: fallback search, hints, ratings -------------------------------------------------
+
+HARD = "4.....8.5.3..........7......2.....6.....8.4......1.......6.3.7.5..2.....1.4......"
+HARD_SOLUTION = "417369825632158947958724316825437169791586432346912758289643571573291684164875293"
+
+
+def test_default_solver_is_the_pure_network(tiny_model_dir: Path) -> None:
+    r = Solver("sudoku", backend="cpu", model=tiny_model_dir).solve(HARD)
+    assert r.method == "trm" and r.search_nodes is None
+    assert r.status == ("solved" if r.solved else "unsolved")
+
+
+def test_fallback_search_makes_every_answer_exact(tiny_model_dir: Path) -> None:
+    pure = Solver("sudoku", backend="cpu", model=tiny_model_dir)
+    exact = Solver("sudoku", backend="cpu", model=tiny_model_dir, fallback="search")
+    for puzzle, answer in ((HARD, HARD_SOLUTION), (CLASSIC, CLASSIC_SOLUTION)):
+        plain, r = pure.solve(puzzle), exact.solve(puzzle)
+        assert r.solved and r.status == "solved" and r.grid.tolist() == _grid(answer).tolist()
+        assert r.method == ("trm" if plain.solved else "trm+search")
+        assert (r.steps, r.confidence) == (plain.steps, plain.confidence)  # the network's own figures
+        assert r.search_nodes is not None and r.search_nodes >= 0
+        assert "+ exact search" in str(r) or r.method == "trm"
+
+
+def test_fallback_reports_no_solution_several_and_timeouts(tiny_model_dir: Path) -> None:
+    exact = Solver("sudoku", backend="cpu", model=tiny_model_dir, fallback="search")
+    broken = _grid(CLASSIC.replace(".", "0"))
+    broken[0, 2] = 1  # no visible clash, but no solution any more
+    r = exact.solve(broken)
+    assert (r.status, r.solved, r.method) == ("no_solution", False, "trm+search")
+    assert "NO solution" in str(r)
+    several = exact.solve("." * 81)
+    assert several.status == "multiple_solutions" and several.solved
+    assert several.grid.tolist() != [[0] * 9] * 9 and "SEVERAL" in str(several)
+    hasty = Solver("sudoku", backend="cpu", model=tiny_model_dir, fallback="search", search_time_limit=1e-9)
+    r = hasty.solve(HARD)
+    assert r.solved or r.status == "search_timeout"  # a tiny model might get it right on its own
+    batch = exact.solve_batch([HARD, broken, CLASSIC])
+    assert [b.status for b in batch] == ["solved", "no_solution", "solved"]
+
+
+def test_fallback_options_are_checked(tiny_model_dir: Path) -> None:
+    with pytest.raises(ValueError, match="fallback"):
+        Solver("sudoku", backend="cpu", model=tiny_model_dir, fallback="guess")
+    with pytest.raises(ValueError, match="search_time_limit"):
+        Solver("sudoku", backend="cpu", model=tiny_model_dir, fallback="search", search_time_limit=0)
+    assert "fallback='search'" in repr(
+        Solver("sudoku", backend="cpu", model=tiny_model_dir, fallback="search")
+    )
+
+
+def test_hint_names_an_empty_cell_with_a_fitting_digit(tiny_model_dir: Path) -> None:
+    from trm_sdk import Hint
+    from trm_sdk.tasks.sudoku import assist
+
+    grid = _grid(HARD.replace(".", "0"))
+    h = Solver("sudoku", backend="cpu", model=tiny_model_dir).hint(HARD)
+    assert isinstance(h, Hint) and grid[h.row, h.col] == 0 and 0.0 <= h.confidence <= 1.0
+    assert assist.candidates(grid)[h.row, h.col, h.digit - 1]
+    sure = Solver("sudoku", backend="cpu", model=tiny_model_dir, fallback="search").hint(HARD)
+    assert sure.verified and sure.digit == int(HARD_SOLUTION[9 * sure.row + sure.col])
+    with pytest.raises(InvalidPuzzleError, match="no empty cell"):
+        Solver("sudoku", backend="cpu", model=tiny_model_dir).hint(CLASSIC_SOLUTION)
+
+
+def test_rate_is_the_networks_own_view(tiny_model_dir: Path) -> None:
+    from trm_sdk import Rating
+
+    solver = Solver("sudoku", backend="cpu", model=tiny_model_dir)
+    r, plain = solver.rate(HARD), solver.solve(HARD)
+    assert isinstance(r, Rating) and r.steps == plain.steps and r.solved == plain.solved
+    assert 0.0 <= r.score <= 1.0 and r.level in ("easy", "medium", "hard", "extreme")
+    searching = Solver("sudoku", backend="cpu", model=tiny_model_dir, fallback="search")
+    assert searching.rate(HARD) == r  # the search never flatters the rating
+
+
+@needs_shipped
+def test_shipped_model_rates_easy_below_hard_and_hints_correctly() -> None:
+    solver = Solver("sudoku", backend="cpu")
+    easy, hard = solver.rate(CLASSIC), solver.rate(HARD)
+    assert easy.score < hard.score
+    h = solver.hint(CLASSIC)
+    assert h.digit == int(CLASSIC_SOLUTION[9 * h.row + h.col])
+
+
+def test_precision_is_checked_and_gpu_only(tiny_model_dir: Path) -> None:
+    with pytest.raises(ValueError, match="precision"):
+        Solver("sudoku", backend="cpu", model=tiny_model_dir, precision="int4")
+    with pytest.raises(ValueError, match="fp32 only"):
+        Solver("sudoku", backend="cpu", model=tiny_model_dir, precision="fp16")
+    assert Solver("sudoku", backend="cpu", model=tiny_model_dir, precision="fp32").backend == "cpu"
+    auto = Solver("sudoku", backend="auto", model=tiny_model_dir, precision="fp16")
+    assert auto.backend in ("cpu", "cuda", "tensorrt")  # fp16 goes to a GPU backend, never to the CPU

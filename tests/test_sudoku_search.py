@@ -177,3 +177,19 @@ def test_rng_shuffles_grids() -> None:
 def test_rejects_malformed_input() -> None:
     with pytest.raises(InvalidPuzzleError, match="81"):
         search.solve(CLASSIC[:-1])
+
+
+def test_deadline_stops_a_search_undecided() -> None:
+    import time
+
+    cut = search.solve(HARD, limit=2, deadline=time.monotonic() - 1.0)  # already past
+    assert not cut.complete and cut.solutions == [] and cut.first_nodes is None
+    full = search.solve(HARD, limit=2, deadline=time.monotonic() + 60.0)
+    assert full.complete and full.unique
+    assert codec.to_string(full.solutions[0]) == HARD_SOLUTION
+
+
+def test_first_nodes_counts_branches_to_the_first_solution() -> None:
+    result = search.solve(HARD, limit=2)
+    assert result.first_nodes is not None and 0 < result.first_nodes <= result.nodes
+    assert search.solve(CLASSIC, limit=2).first_nodes == 0  # singles alone solve it

@@ -13,7 +13,7 @@ import click
 
 from trm_sdk import __version__
 
-from . import checkpoint
+from . import checkpoint, maze_data
 from .model import TRMConfig
 from .trainer import TrainConfig, Trainer
 
@@ -47,14 +47,19 @@ def _parse_overrides(pairs: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="trm-train")
-@click.option("--task", type=click.Choice(["sudoku"]), default="sudoku", show_default=True)
+@click.option(
+    "--task",
+    type=click.Choice(["sudoku", "maze"]),
+    default="sudoku",
+    show_default=True,
+    help="maze defaults the network to TRM-Att (attention with RoPE, T=3, n=4) on 900 cells.",
+)
 @click.option(
     "--out",
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("runs/sudoku"),
-    show_default=True,
-    help="Folder for latest.pt (resumable) and ema_weights.pt.",
+    default=None,
+    help="Folder for latest.pt (resumable) and ema_weights.pt (default: runs/TASK).",
 )
 @click.option(
     "--resume",
@@ -83,7 +88,7 @@ def _parse_overrides(pairs: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, 
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def main(
     task: str,
-    out_dir: Path,
+    out_dir: Path | None,
     resume: Path | None,
     minutes: float,
     steps: int,
@@ -96,6 +101,7 @@ def main(
     """Train a Tiny Recursive Model with deep supervision, ACT halting, EMA and a curriculum."""
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s")
     model_over, train_over = _parse_overrides(overrides)
+    out_dir = out_dir or Path("runs") / task
     try:
         if resume is not None:
             body = checkpoint.load(resume)
@@ -104,7 +110,8 @@ def main(
             model_cfg = TRMConfig.from_dict(body["model_config"])
             train_values = {**body["train_config"], **train_over}
         else:
-            model_cfg = TRMConfig.from_dict(model_over)
+            defaults = maze_data.MODEL_DEFAULTS if task == "maze" else {}
+            model_cfg = TRMConfig.from_dict({**defaults, **model_over})
             train_values = dict(train_over)
         train_values.update(task=task, max_steps=steps, budget_s=minutes * 60.0)
         if files:

@@ -1,4 +1,4 @@
-"""The training data stream: generated and file-based Sudoku, augmented, with an easy-to-hard curriculum.
+"""The training data streams: generated and file-based puzzles, augmented, with an easy-to-hard curriculum.
 
 The stream is deterministic given its seed, and its whole position (random state, pools, curriculum stage)
 is a small picklable dict, so a training run that stops can resume on the very next puzzle.
@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -45,60 +46,60 @@ class StreamConfig:
     files: tuple[str, ...] = ()
 
 
-class SudokuStream:
+Pair = tuple[np.ndarray, np.ndarray]  # (puzzles, answers) in the task's canonical arrays
+
+
+class CurriculumStream(ABC):
+    """Pools of generated puzzles plus training files, mixed by curriculum stage, augmented, tokenised.
+
+    Written once for every task: a task's stream names its curricula and says how to generate one
+    source's puzzles, read its training files, augment and encode. Generating is the slow part, so each
+    source keeps a pool and only a ``refresh`` fraction of every draw is new.
+    """
+
+    curricula: ClassVar[dict[str, list[dict[str, float]]]]
+    without_files: ClassVar[str]  # the source a stage falls back to when no training files are given
+
     def __init__(self, cfg: StreamConfig) -> None:
-        if cfg.curriculum not in CURRICULA:
-            raise ValueError(f"unknown curriculum {cfg.curriculum!r}; choose from {', '.join(CURRICULA)}")
+        if cfg.curriculum not in self.curricula:
+            choices = ", ".join(self.curricula)
+            raise ValueError(f"unknown curriculum {cfg.curriculum!r}; choose from {choices}")
         self.cfg = cfg
-        self.stages = CURRICULA[cfg.curriculum]
+        self.stages = self.curricula[cfg.curriculum]
         self.rng = np.random.default_rng(cfg.seed)
         self.stage = 0
         self.recent: list[float] = []  # exact-correct flags of recently finished puzzles
-        self.pools: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        self.files = self._load_files(cfg.files)
-        if not self.files:
-            self.stages = [_drop_files(stage) for stage in self.stages]
+        self.pools: dict[str, Pair] = {}
+        self.files = self._load_files(cfg.files) if cfg.files else None
+        if self.files is None:
+            self.stages = [
+                {k: v for k, v in stage.items() if k != "files"} or {self.without_files: 1.0}
+                for stage in self.stages
+            ]
 
-    @staticmethod
-    def _load_files(paths: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray] | None:
-        puzzles, solutions = [], []
-        held_out = _eval_sets_near([Path(p) for p in paths]) if paths else []
-        for path in paths:
-            if datasets.is_eval_only(path):
-                raise ValueError(
-                    f"{path} is marked evaluation-only (data SOURCES.md): it must never be trained on"
-                )
-            data = datasets.load(path)
-            if data.solutions is None:
-                raise ValueError(f"{path} has no solutions; training needs puzzle,solution pairs")
-            # Trainable sets can share puzzles with evaluation-only ones (131 of puzzles6 stand in
-            # puzzles5): drop them, or the evaluation figures would be measured on training data.
-            kept = datasets.without(data, *held_out)
-            if len(kept) < len(data):
-                log.info(
-                    "%s: dropped %d puzzles that are in evaluation-only sets", path, len(data) - len(kept)
-                )
-            puzzles.append(kept.puzzles)
-            solutions.append(kept.solutions)
-        if not puzzles:
-            return None
-        return np.concatenate(puzzles), np.concatenate(solutions)
+    # -- what each task supplies ----------------------------------------------------------------------------
+
+    @abstractmethod
+    def _load_files(self, paths: tuple[str, ...]) -> Pair | None:
+        """The training files' pairs; refuses evaluation-only files."""
+
+    @abstractmethod
+    def _generate(self, source: str, count: int) -> Pair:
+        """``count`` fresh pairs from a generated source ("gen:...")."""
+
+    @abstractmethod
+    def _augment_and_encode(self, puzzles: np.ndarray, answers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Random symmetries of the task, then (question tokens, answer tokens)."""
+
+    def _pools_state(self) -> dict[str, Any]:
+        return {k: (p.copy(), s.copy()) for k, (p, s) in self.pools.items()}
+
+    def _pools_from_state(self, pools: dict[str, Any]) -> dict[str, Pair]:
+        return {k: (np.asarray(p), np.asarray(s)) for k, (p, s) in pools.items()}
 
     # -- drawing -------------------------------------------------------------------------------------------
 
-    def _generate(self, source: str, count: int) -> tuple[np.ndarray, np.ndarray]:
-        out_p = np.empty((count, 9, 9), np.int8)
-        out_s = np.empty((count, 9, 9), np.int8)
-        for i in range(count):
-            if source == "gen:minimal":
-                p, s = generate.make_puzzle(self.rng, minimal=True)
-            else:
-                lo, hi = (int(v) for v in source[4:].split("-"))
-                p, s = generate.make_puzzle(self.rng, blanks=int(self.rng.integers(lo, hi + 1)))
-            out_p[i], out_s[i] = p, s
-        return out_p, out_s
-
-    def _draw(self, source: str, count: int) -> tuple[np.ndarray, np.ndarray]:
+    def _draw(self, source: str, count: int) -> Pair:
         if source == "files":
             assert self.files is not None
             idx = self.rng.integers(0, len(self.files[0]), count)
@@ -117,21 +118,19 @@ class SudokuStream:
         return np.concatenate([new_p, pool[0][idx]]), np.concatenate([new_s, pool[1][idx]])
 
     def next_batch(self, count: int) -> tuple[np.ndarray, np.ndarray]:
-        """``count`` augmented (question tokens, answer tokens) pairs, each (count, 81) int64."""
+        """``count`` augmented (question tokens, answer tokens) pairs, each (count, seq_len) int64."""
         stage = self.stages[self.stage]
         names = list(stage)
         weights = np.array([stage[n] for n in names], dtype=np.float64)
         per_source = self.rng.multinomial(count, weights / weights.sum())
-        puzzles, solutions = [], []
+        puzzles, answers = [], []
         for name, k in zip(names, per_source, strict=True):
             if k:
                 p, s = self._draw(name, int(k))
                 puzzles.append(p)
-                solutions.append(s)
-        p, s = np.concatenate(puzzles), np.concatenate(solutions)
-        p, s = augment.random_augment(p, s, self.rng)
+                answers.append(s)
         order = self.rng.permutation(count)
-        return codec.encode(p[order]), codec.encode(s[order])
+        return self._augment_and_encode(np.concatenate(puzzles)[order], np.concatenate(answers)[order])
 
     # -- curriculum ----------------------------------------------------------------------------------------
 
@@ -143,6 +142,8 @@ class SudokuStream:
         if full and self.stage + 1 < len(self.stages) and np.mean(self.recent) >= self.cfg.advance_at:
             self.stage += 1
             self.recent.clear()
+            # Pools of sources the new stage no longer draws from would only bloat the checkpoint.
+            self.pools = {k: v for k, v in self.pools.items() if k in self.stages[self.stage]}
             return True
         return False
 
@@ -158,19 +159,61 @@ class SudokuStream:
             "rng": self.rng.bit_generator.state,
             "stage": self.stage,
             "recent": list(self.recent),
-            "pools": {k: (p.copy(), s.copy()) for k, (p, s) in self.pools.items()},
+            "pools": self._pools_state(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.rng.bit_generator.state = state["rng"]
         self.stage = min(int(state["stage"]), len(self.stages) - 1)
         self.recent = list(state["recent"])
-        self.pools = {k: (np.asarray(p), np.asarray(s)) for k, (p, s) in state["pools"].items()}
+        self.pools = self._pools_from_state(state["pools"])
 
 
-def _drop_files(stage: dict[str, float]) -> dict[str, float]:
-    kept = {k: v for k, v in stage.items() if k != "files"}
-    return kept or {"gen:minimal": 1.0}
+def training_file(path: str, task_datasets: Any) -> Any:
+    """A training file via the task's ``datasets``; evaluation-only or unlabelled files are refused."""
+    if task_datasets.is_eval_only(path):
+        raise ValueError(f"{path} is marked evaluation-only (data SOURCES.md): it must never be trained on")
+    data = task_datasets.load(path)
+    if data.solutions is None:
+        raise ValueError(f"{path} has no answers; training needs puzzle,answer pairs")
+    return data
+
+
+class SudokuStream(CurriculumStream):
+    curricula = CURRICULA
+    without_files = "gen:minimal"
+
+    def _load_files(self, paths: tuple[str, ...]) -> Pair | None:
+        puzzles, solutions = [], []
+        held_out = _eval_sets_near([Path(p) for p in paths])
+        for path in paths:
+            data = training_file(path, datasets)
+            # Trainable sets can share puzzles with evaluation-only ones (131 of puzzles6 stand in
+            # puzzles5): drop them, or the evaluation figures would be measured on training data.
+            kept = datasets.without(data, *held_out)
+            if len(kept) < len(data):
+                log.info(
+                    "%s: dropped %d puzzles that are in evaluation-only sets", path, len(data) - len(kept)
+                )
+            puzzles.append(kept.puzzles)
+            solutions.append(kept.solutions)
+        return np.concatenate(puzzles), np.concatenate(solutions)
+
+    def _generate(self, source: str, count: int) -> Pair:
+        out_p = np.empty((count, 9, 9), np.int8)
+        out_s = np.empty((count, 9, 9), np.int8)
+        for i in range(count):
+            if source == "gen:minimal":
+                p, s = generate.make_puzzle(self.rng, minimal=True)
+            else:
+                lo, hi = (int(v) for v in source[4:].split("-"))
+                p, s = generate.make_puzzle(self.rng, blanks=int(self.rng.integers(lo, hi + 1)))
+            out_p[i], out_s[i] = p, s
+        return out_p, out_s
+
+    def _augment_and_encode(self, puzzles: np.ndarray, answers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        p, s = augment.random_augment(puzzles, answers, self.rng)
+        return codec.encode(p), codec.encode(s)
 
 
 def _eval_sets_near(paths: list[Path]) -> list[datasets.PuzzleSet]:

@@ -19,9 +19,10 @@ import numpy as np
 import torch
 
 from . import checkpoint
-from .data import StreamConfig, SudokuStream
+from .data import CurriculumStream, StreamConfig, SudokuStream
 from .evaluate import evaluate
 from .losses import cross_entropy, halting_loss
+from .maze_data import MazeStream, MazeStreamConfig
 from .model import TRM, TRMConfig, checked_fields
 
 log = logging.getLogger("trm_sdk.train")
@@ -95,7 +96,7 @@ class Trainer:
             lr=cfg.lr,
             betas=(cfg.beta1, cfg.beta2),
         )
-        self.stream = SudokuStream(StreamConfig(seed=cfg.seed, curriculum=cfg.curriculum, files=cfg.files))
+        self.stream = _make_stream(cfg, model_cfg)
         self.step_fn = torch.compile(self.model) if cfg.compile else self.model
         self.step = 0
         self.elapsed_s = 0.0  # training time over all windows, for the record
@@ -106,6 +107,10 @@ class Trainer:
 
     def _eval_set(self) -> tuple[np.ndarray, np.ndarray]:
         # A fixed generated set from a seed the stream never uses, spanning easy to minimal puzzles.
+        if self.cfg.task == "maze":
+            from .maze_data import eval_set
+
+            return eval_set(self.cfg.seed, self.cfg.eval_size)
         from trm_sdk.tasks.sudoku import codec, generate
 
         rng = np.random.default_rng(10_000_019 + self.cfg.seed)
@@ -298,8 +303,14 @@ class Trainer:
 
     def record_eval(self) -> dict[str, Any]:
         questions, answers = self.eval_set
+        accept = _maze_accept if self.cfg.task == "maze" else None  # any shortest path is right
         result = evaluate(
-            self.ema_model(), questions, answers, device=self.device, autocast=self.device.type == "cuda"
+            self.ema_model(),
+            questions,
+            answers,
+            device=self.device,
+            autocast=self.device.type == "cuda",
+            accept=accept,
         ).to_dict()
         entry = {
             "step": self.step,
@@ -310,6 +321,28 @@ class Trainer:
         self.history.append(entry)
         log.info("eval %s", entry)
         return entry
+
+
+def _maze_accept(pred: np.ndarray, questions: np.ndarray) -> np.ndarray:
+    from trm_sdk.tasks.maze import codec
+
+    size = (-1, codec.SIZE, codec.SIZE)
+    return codec.are_solutions(pred.reshape(size), questions.reshape(size))
+
+
+def _make_stream(cfg: TrainConfig, model_cfg: TRMConfig) -> CurriculumStream:
+    """The task's data stream; the only task-specific choice the loop makes."""
+    from trm_sdk.tasks import get_task
+
+    task = get_task(cfg.task)  # an unknown task is an error here, before any work
+    if (model_cfg.vocab_size, model_cfg.seq_len) != (task.vocab_size, task.seq_len):
+        raise ValueError(
+            f"task {cfg.task} needs vocab_size {task.vocab_size} and seq_len {task.seq_len}, the model has "
+            f"{model_cfg.vocab_size} and {model_cfg.seq_len}"
+        )
+    if cfg.task == "maze":
+        return MazeStream(MazeStreamConfig(seed=cfg.seed, curriculum=cfg.curriculum, files=cfg.files))
+    return SudokuStream(StreamConfig(seed=cfg.seed, curriculum=cfg.curriculum, files=cfg.files))
 
 
 def _hardware(device: torch.device) -> str:

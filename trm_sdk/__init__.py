@@ -7,15 +7,17 @@ and the runtime that ran it. Importing this package never imports PyTorch: the C
 from __future__ import annotations
 
 from .errors import BackendUnavailableError, InvalidPuzzleError, ModelError, TRMError
-from .solution import Solution
+from .solution import Hint, Rating, Solution
 from .solver import Solver
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BackendUnavailableError",
+    "Hint",
     "InvalidPuzzleError",
     "ModelError",
+    "Rating",
     "Solution",
     "Solver",
     "TRMError",

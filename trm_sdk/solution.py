@@ -1,4 +1,4 @@
-"""What a solver returns for one puzzle."""
+"""What a solver returns: a checked answer, a hint, or a difficulty rating."""
 
 from __future__ import annotations
 
@@ -6,7 +6,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Solution"]
+__all__ = ["STATUSES", "Hint", "Rating", "Solution"]
+
+STATUSES = {
+    "solved": "solved",
+    "unsolved": "NOT solved (answer breaks the rules)",
+    "no_solution": "the puzzle has NO solution (proven by exact search)",
+    "multiple_solutions": "solved, but the puzzle has SEVERAL solutions (this is one)",
+    "search_timeout": "NOT solved (the search ran out of time)",
+}
 
 
 @dataclass(frozen=True)
@@ -14,22 +22,83 @@ class Solution:
     """The network's answer to one puzzle, already checked against the puzzle's rules.
 
     ``solved`` is the verifier's word, not the network's: a confident answer that breaks a rule is
-    reported as unsolved, never passed off as correct.
+    reported as unsolved, never passed off as correct. ``status`` says more where an exact search ran
+    (``fallback="search"``): a puzzle can be proven to have no solution, or several.
     """
 
     grid: np.ndarray  # the answer; for Sudoku (9, 9) integers 1..9
     solved: bool  # True only if ``grid`` is a valid solution that keeps every given
-    steps: int  # supervision steps used, 1..max_steps
+    steps: int  # supervision steps the network used, 1..max_steps
     confidence: float  # sigmoid of the halting head at the last step, in [0, 1]
     backend: str  # the runtime that actually ran: "cpu", "cuda" or "tensorrt"
     task: str = "sudoku"
     puzzle: np.ndarray | None = field(default=None, repr=False)  # the parsed input, 0 = blank
+    method: str = "trm"  # "trm": the network alone; "trm+search": exact search finished the network's answer
+    path: list[tuple[int, int]] | None = (
+        None  # tasks with a route (maze): (row, col) cells from start to goal
+    )
+    status: str = ""  # one of STATUSES; derived from ``solved`` when left empty
+    search_nodes: int | None = None  # branch points the exact search visited, where it ran
+
+    def __post_init__(self) -> None:
+        if not self.status:
+            object.__setattr__(self, "status", "solved" if self.solved else "unsolved")
+        if self.status not in STATUSES:
+            raise ValueError(f"unknown status {self.status!r}; one of {', '.join(STATUSES)}")
 
     def __str__(self) -> str:
         from .tasks import get_task
 
-        status = "solved" if self.solved else "NOT solved (answer breaks the rules)"
+        via = " + exact search" if self.method == "trm+search" else ""
         head = (
-            f"{self.task}: {status} in {self.steps} step(s), confidence {self.confidence:.3f}, {self.backend}"
+            f"{self.task}: {STATUSES[self.status]} in {self.steps} step(s){via}, "
+            f"confidence {self.confidence:.3f}, {self.backend}"
         )
         return head + "\n" + get_task(self.task).format(self.grid)
+
+
+@dataclass(frozen=True)
+class Hint:
+    """The next cell to reveal: the empty cell the network is surest of.
+
+    ``verified`` is True when the digit comes from a full answer that passed verification (by the
+    network alone or with ``fallback="search"``), so for a puzzle with one solution it is certainly
+    right; otherwise it is the network's best digit that does not clash with the givens.
+    """
+
+    row: int  # 0-based
+    col: int  # 0-based
+    digit: int  # 1..9
+    confidence: float  # the network's probability for ``digit`` in that cell, in [0, 1]
+    verified: bool
+
+    def __str__(self) -> str:
+        check = "verified" if self.verified else "not verified"
+        return (
+            f"hint: row {self.row + 1}, column {self.col + 1} is {self.digit} "
+            f"(confidence {self.confidence:.3f}, {check})"
+        )
+
+
+@dataclass(frozen=True)
+class Rating:
+    """How hard the network found a puzzle: the steps it needed before it trusted its answer.
+
+    ``score`` is ``(steps - confidence) / max_steps`` clipped to [0, 1], and 1.0 for a puzzle the network
+    could not solve: a puzzle halted confidently after one step scores near 0. ``level`` buckets the
+    score with thresholds chosen on the evaluation sets (README, "Difficulty rating").
+    """
+
+    score: float  # 0 (trivial for the network) .. 1 (beyond it)
+    level: str  # "easy", "medium", "hard" or "extreme"
+    steps: int
+    confidence: float
+    solved: bool
+
+    def __str__(self) -> str:
+        why = (
+            f"{self.steps} step(s), confidence {self.confidence:.3f}"
+            if self.solved
+            else "the network alone did not solve it"
+        )
+        return f"difficulty {self.level} (score {self.score:.2f}: {why})"

@@ -1,45 +1,73 @@
-"""Runtime backends, one module each, and the choice among them (``backend="auto"``)."""
+"""Runtime backends, one module each, and the choice among them (``backend="auto"``).
+
+Only the CPU backend's module is imported eagerly; the GPU backends import torch and TensorRT inside
+their methods, and their availability checks answer "no GPU" without importing either.
+"""
 
 from __future__ import annotations
+
+import logging
+from typing import Any
 
 from ..errors import BackendUnavailableError, TRMError
 from ..manifest import Manifest
 from .base import Backend
 from .cpu import CPUBackend
+from .cuda import CUDABackend
+from .tensorrt import TensorRTBackend
 
-__all__ = ["BACKENDS", "Backend", "availability", "create"]
+__all__ = ["BACKENDS", "Backend", "availability", "backend_class", "create", "install_hint"]
+
+log = logging.getLogger("trm_sdk")
 
 BACKENDS = ("tensorrt", "cuda", "cpu")  # the order "auto" tries them in
-_NOT_YET = "not part of trm-sdk {version} yet: GPU runtimes are planned; use backend='cpu' meanwhile"
+_CLASSES: dict[str, type[Backend]] = {
+    "tensorrt": TensorRTBackend,
+    "cuda": CUDABackend,
+    "cpu": CPUBackend,
+}
 
 
-def _class(name: str) -> type[Backend] | None:
-    return CPUBackend if name == "cpu" else None
+def backend_class(name: str) -> type[Backend]:
+    if name not in _CLASSES:
+        raise TRMError(f"unknown backend {name!r}; choose from auto, {', '.join(BACKENDS)}")
+    return _CLASSES[name]
 
 
 def availability(name: str) -> str | None:
-    """None if ``name`` can run here, else why not."""
-    if name not in BACKENDS:
-        raise TRMError(f"unknown backend {name!r}; choose from auto, {', '.join(BACKENDS)}")
-    cls = _class(name)
-    if cls is None:
-        from .. import __version__
-
-        return _NOT_YET.format(version=__version__)
-    return cls.availability()
+    """None if ``name`` can run here, else a sentence saying what is missing."""
+    return backend_class(name).availability()
 
 
-def create(name: str, manifest: Manifest, threads: int | None = None) -> Backend:
-    """Build the backend ``name`` ("auto" picks the first available of TensorRT, CUDA, CPU)."""
+def install_hint(name: str) -> str:
+    """What backend ``name`` needs, and the pip extra that brings its Python packages."""
+    cls = backend_class(name)
+    parts = [f"it needs {cls.requires}"] if cls.requires else []
+    if cls.extra:
+        parts.append(f"pip install 'trm-sdk[{cls.extra}]'")
+    return "; ".join(parts)
+
+
+def create(name: str, manifest: Manifest, threads: int | None = None, **options: Any) -> Backend:
+    """Build the backend ``name`` ("auto" picks the first available of TensorRT, CUDA, CPU).
+
+    ``options`` go to the backend's constructor (e.g. ``precision`` for the GPU backends).
+    """
     if name == "auto":
+        reasons = {}
         for candidate in BACKENDS:
-            if availability(candidate) is None:
-                return create(candidate, manifest, threads)
-        reasons = "; ".join(f"{b}: {availability(b)}" for b in BACKENDS)
-        raise BackendUnavailableError(f"no backend can run here ({reasons})")
-    reason = availability(name)
+            reason = availability(candidate)
+            if reason is None:
+                try:  # options meant for the GPU backends do not apply to the CPU one
+                    return create(candidate, manifest, threads, **(options if candidate != "cpu" else {}))
+                except BackendUnavailableError as exc:  # e.g. a TensorRT build that fails on this GPU
+                    log.warning("trm_sdk: backend %s could not start, trying the next: %s", candidate, exc)
+                    reason = str(exc)
+            reasons[candidate] = reason
+        detail = "; ".join(f"{b}: {r}" for b, r in reasons.items())
+        raise BackendUnavailableError(f"no backend can run here ({detail})")
+    cls = backend_class(name)
+    reason = cls.availability()
     if reason is not None:
-        raise BackendUnavailableError(f"backend {name!r} is unavailable: {reason}")
-    cls = _class(name)
-    assert cls is not None
-    return cls(manifest, threads)
+        raise BackendUnavailableError(f"backend {name!r} is unavailable: {reason} ({install_hint(name)})")
+    return cls(manifest, threads, **options)

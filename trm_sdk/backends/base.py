@@ -15,9 +15,28 @@ import numpy as np
 from ..manifest import Manifest
 
 
+def bucket_size(n: int) -> int:
+    """The padded batch size for ``n`` puzzles: the smallest of 1, 2, 3, 4, 6, 8, 12, 16, 24, ... >= n.
+
+    GPU backends keep device buffers (and CUDA graphs) per batch size; as puzzles halt the batch shrinks
+    step by step, and these sizes let a handful of buffers serve every size, at most a third of them
+    padding. TRM never mixes puzzles (no operation crosses the batch axis), so padding rows cost compute
+    but cannot change an answer.
+    """
+    if n < 1:
+        raise ValueError(f"batch size must be positive, got {n}")
+    size = 1
+    while size < n:
+        if size >= 2 and size * 3 // 2 >= n:
+            return size * 3 // 2
+        size *= 2
+    return size
+
+
 class Backend(ABC):
     name: ClassVar[str]
     extra: ClassVar[str]  # the pip extra that brings this backend's dependencies
+    requires: ClassVar[str] = ""  # what it needs beyond the extra, for error messages ("an NVIDIA GPU")
 
     @classmethod
     @abstractmethod

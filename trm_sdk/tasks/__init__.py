@@ -6,7 +6,7 @@ from .base import Task
 
 __all__ = ["TASKS", "Task", "get_task"]
 
-TASKS = ("sudoku",)
+TASKS = ("sudoku", "maze")
 
 
 def get_task(name: str) -> Task:
@@ -16,4 +16,8 @@ def get_task(name: str) -> Task:
         from .sudoku.task import SudokuTask
 
         return SudokuTask()
+    if name == "maze":
+        from .maze.task import MazeTask
+
+        return MazeTask()
     raise TRMError(f"unknown task {name!r}; available: {', '.join(TASKS)}")

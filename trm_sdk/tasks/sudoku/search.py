@@ -15,6 +15,7 @@ dead ends.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -266,7 +267,8 @@ class SearchResult:
 
     solutions: list[np.ndarray] = field(default_factory=list)  # (9, 9) int8 grids, at most ``limit``
     nodes: int = 0  # branch points visited: a rough cost of the puzzle, 0 if singles solved it
-    complete: bool = True  # False only if ``max_nodes`` stopped the search before it could decide
+    first_nodes: int | None = None  # branch points visited when the first solution was found
+    complete: bool = True  # False only if ``max_nodes`` or ``deadline`` stopped the search undecided
     limit: int = 2  # the ``limit`` searched with: 1 finds a solution but cannot prove it unique
 
     @property
@@ -282,6 +284,7 @@ def solve(
     max_nodes: int | None = None,
     rng: np.random.Generator | None = None,
     forbid: Iterable[tuple[int, int, int]] = (),
+    deadline: float | None = None,
 ) -> SearchResult:
     """Find up to ``limit`` solutions of ``puzzle`` by depth-first search.
 
@@ -290,7 +293,9 @@ def solve(
     shuffles that order instead, which is how random full grids are made. ``forbid`` removes
     (row, col, digit) candidates up front: the generator uses it to ask "is there a solution other
     than the known one?" without first re-finding the known one. Givens that clash give zero
-    solutions rather than an error, so counting stays total.
+    solutions rather than an error, so counting stays total. ``deadline`` is a ``time.monotonic()``
+    instant after which the search gives up (``complete=False``), so an app's frame never stalls on a
+    pathological puzzle; it is checked every 64 branch points, which keeps the clock off the hot path.
     """
     if limit < 1:
         raise ValueError(f"limit must be at least 1, got {limit}")
@@ -305,10 +310,14 @@ def solve(
         b, done = state
         if done >> _SOLVED == _ALL:
             result.solutions.append(_grid_of(b))
+            if result.first_nodes is None:
+                result.first_nodes = result.nodes
             if len(result.solutions) >= limit:
                 break
             continue
-        if max_nodes is not None and result.nodes >= max_nodes:
+        if (max_nodes is not None and result.nodes >= max_nodes) or (
+            deadline is not None and result.nodes % 64 == 0 and time.monotonic() > deadline
+        ):
             result.complete = False
             break
         result.nodes += 1

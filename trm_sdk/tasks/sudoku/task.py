@@ -6,8 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from ..base import Task
-from . import codec
+from ...solution import Hint
+from ..base import SearchOutcome, Task
+from . import assist, codec
 
 
 class SudokuTask(Task):
@@ -30,6 +31,12 @@ class SudokuTask(Task):
 
     def format(self, grid: np.ndarray) -> str:
         return codec.format_grid(grid)
+
+    def search(self, parsed: np.ndarray, logits: np.ndarray, time_limit: float) -> SearchOutcome:
+        return assist.guided_search(parsed, logits, time_limit)
+
+    def hint(self, parsed: np.ndarray, logits: np.ndarray, answer: np.ndarray | None) -> Hint:
+        return assist.hint(parsed, logits, answer)
 
     def encoding(self) -> dict[str, Any]:
         return {

@@ -1,0 +1,89 @@
+"""Backend choice: availability reasons, "auto", and the errors an explicit backend that cannot run raises."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from trm_sdk import BackendUnavailableError, Solver, TRMError, backends
+from trm_sdk.backends import cuda, tensorrt
+from trm_sdk.backends.base import bucket_size
+from trm_sdk.manifest import load_manifest
+from trm_sdk.models import model_dir
+
+SHIPPED = model_dir("sudoku")
+
+
+def test_every_backend_is_registered_in_auto_order() -> None:
+    assert backends.BACKENDS == ("tensorrt", "cuda", "cpu")
+    assert backends.availability("cpu") is None
+    for name in backends.BACKENDS:
+        reason = backends.availability(name)
+        assert reason is None or (isinstance(reason, str) and reason)
+    with pytest.raises(TRMError, match="unknown backend 'gpu'"):
+        backends.availability("gpu")
+
+
+def test_reasons_name_the_missing_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    missing = {"torch", "tensorrt"}
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in missing else object())
+    assert backends.availability("cuda") == "PyTorch is not installed (pip install 'trm-sdk[cuda]')"
+    assert backends.availability("tensorrt") == "tensorrt is not installed (pip install 'trm-sdk[tensorrt]')"
+    missing.discard("tensorrt")  # tensorrt present, torch absent: the buffers need torch
+    monkeypatch.setattr(cuda, "nvidia_driver_problem", lambda: None)
+    assert "PyTorch is not installed (pip install 'trm-sdk[tensorrt]')" == backends.availability("tensorrt")
+
+
+def test_no_driver_is_reported_without_importing_torch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cuda.sys, "platform", "darwin")
+    assert "no NVIDIA CUDA driver" in str(cuda.nvidia_driver_problem())
+
+
+@pytest.mark.skipif(backends.availability("cuda") is None, reason="a CUDA GPU is present")
+def test_auto_picks_cpu_here_and_explicit_gpu_backends_raise() -> None:
+    assert Solver("sudoku").backend == "cpu"
+    for name, extra in (("cuda", "trm-sdk[cuda]"), ("tensorrt", "trm-sdk[tensorrt]")):
+        with pytest.raises(BackendUnavailableError, match=rf"backend '{name}' is unavailable") as info:
+            Solver("sudoku", backend=name)
+        assert extra in str(info.value) and "NVIDIA GPU" in str(info.value)
+
+
+def test_auto_falls_back_when_a_backend_fails_to_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Broken(tensorrt.TensorRTBackend):
+        @classmethod
+        def availability(cls) -> str | None:
+            return None
+
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            raise BackendUnavailableError("engine build failed")
+
+    monkeypatch.setitem(backends._CLASSES, "tensorrt", Broken)
+    monkeypatch.setitem(backends._CLASSES, "cuda", backends.CPUBackend)  # stands in for a working GPU
+    chosen = backends.create("auto", load_manifest(SHIPPED))
+    assert isinstance(chosen, backends.CPUBackend)
+
+
+def test_auto_on_the_cpu_never_imports_torch() -> None:
+    code = (
+        "import sys\n"
+        "from trm_sdk import Solver\n"
+        "s = Solver('sudoku')\n"
+        "assert s.backend == 'cpu' or 'torch' in sys.modules\n"
+        "from trm_sdk import backends\n"
+        "if backends.availability('cuda') is not None:\n"
+        "    assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parent.parent.parent)
+
+
+def test_bucket_sizes() -> None:
+    sizes = [bucket_size(n) for n in range(1, 2049)]
+    assert sorted(set(sizes))[:10] == [1, 2, 3, 4, 6, 8, 12, 16, 24, 32]
+    assert all(n <= s <= max(1, (3 * n) // 2 + 1) for n, s in zip(range(1, 2049), sizes, strict=True))
+    assert bucket_size(2048) == 2048 and bucket_size(1537) == 2048 and bucket_size(1536) == 1536
+    with pytest.raises(ValueError):
+        bucket_size(0)

@@ -1,0 +1,77 @@
+"""Maze training and export on the CPU, end to end through the commands: trm-train --task maze, trm-export."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("onnx")
+
+from click.testing import CliRunner
+
+from trm_sdk.tasks.maze import codec
+from trm_sdk.train.maze_data import CURRICULA, MazeStream, MazeStreamConfig
+
+
+def test_stream_batches_are_valid_augmented_pairs_and_resume_exactly() -> None:
+    stream = MazeStream(MazeStreamConfig(seed=1, pool_size=16))
+    assert "files" not in stream.stages[-1]  # no --data: file sources are dropped
+    q, a = stream.next_batch(6)
+    assert q.shape == a.shape == (6, 900) and q.dtype == np.int64
+    assert codec.are_solutions(a.reshape(-1, 30, 30), q.reshape(-1, 30, 30)).all()
+    state = stream.state_dict()
+    after = stream.next_batch(5)
+    again = MazeStream(MazeStreamConfig(seed=1, pool_size=16))
+    again.load_state_dict(state)
+    assert all(np.array_equal(x, y) for x, y in zip(after, again.next_batch(5), strict=True))
+    assert stream.report(np.ones(stream.cfg.advance_window)) and stream.stage == 1
+    assert set(stream.pools) <= set(CURRICULA["easy-to-hard"][1])
+
+
+def test_trm_train_and_trm_export_for_maze(tmp_path: Path) -> None:
+    from trm_sdk import Solver
+    from trm_sdk.export.cli import main as export_main
+    from trm_sdk.train.cli import main as train_main
+
+    tiny = ["hidden=16", "n_heads=2", "n_prefix=2", "T=1", "n=1", "N_sup=2", "multiple_of=16"]
+    train_args = ["--task", "maze", "--out", str(tmp_path / "run"), "--steps", "2", "--device", "cpu", "-q"]
+    for kv in [*tiny, "batch_size=4", "eval_size=4", "eval_every=0", "warmup_steps=1"]:
+        train_args += ["--set", kv]
+    result = CliRunner().invoke(train_main, train_args)
+    assert result.exit_code == 0, result.output
+    assert '"steps": 2,' in result.output
+    result = CliRunner().invoke(
+        train_main, ["--task", "sudoku", "--resume", str(tmp_path / "run" / "latest.pt"), "--steps", "3"]
+    )
+    assert result.exit_code != 0 and "task sudoku needs vocab_size 11" in result.output
+
+    out = tmp_path / "model"
+    result = CliRunner().invoke(
+        export_main,
+        [
+            "--task",
+            "maze",
+            "--checkpoint",
+            str(tmp_path / "run" / "latest.pt"),
+            "--out",
+            str(out),
+            "--n-verify",
+            "1",
+            "-q",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["model"]["mixer"] == "attention" and manifest["model"]["seq_len"] == 900
+    assert set(manifest["parity"]["puzzles"]) == {
+        "random",
+        "generated-easy",
+        "generated-medium",
+        "generated-hard",
+    }
+    r = Solver("maze", model=out, backend="cpu").solve(["S  ", " # ", "  G"])
+    assert r.grid.shape == (3,) and r.solved == (r.path is not None)  # padding cut off the answer

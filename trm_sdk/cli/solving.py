@@ -1,0 +1,178 @@
+"""Commands that use a model: ``trm solve``, and the ones that describe or make puzzles (info, generate)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from .. import __version__, backends
+from ..errors import TRMError
+from ..rating import rate_solution
+from ..tasks import TASKS
+from .common import (
+    SolverOptions,
+    answer_text,
+    errors_as_messages,
+    read_puzzles,
+    solver_options,
+)
+
+
+@click.command()
+@click.argument("puzzles", nargs=-1, required=True)
+@solver_options
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per puzzle.")
+@click.option("--hint", is_flag=True, help="Instead of solving, name the next cell to reveal.")
+@click.option("--rate", is_flag=True, help="Also rate each puzzle's difficulty as the network sees it.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@errors_as_messages
+def solve(
+    puzzles: tuple[str, ...], opts: SolverOptions, as_json: bool, hint: bool, rate: bool, quiet: bool
+) -> None:
+    """Solve PUZZLES: 81-character strings, files of puzzles (.txt, .csv), or - for standard input.
+
+    Exits with status 1 if any answer fails verification.
+    """
+    items = [p for source in puzzles for p in read_puzzles(source, opts.task)]
+    from ..tasks import get_task
+
+    checker = get_task(opts.task)
+    for i, item in enumerate(items):  # refuse bad input before paying for a model load
+        try:
+            checker.parse(item)
+        except TRMError as exc:
+            raise click.ClickException(f"puzzle #{i + 1}: {exc}" if len(items) > 1 else str(exc)) from exc
+    solver = opts.build()
+    if hint:
+        for item in items:
+            h = solver.hint(item)
+            click.echo(json.dumps(asdict(h)) if as_json else str(h))
+        return
+    batch_size = opts.batch_size
+    start = time.perf_counter()
+    results = []
+    show_bar = not quiet and not as_json and len(items) > batch_size
+    with click.progressbar(length=len(items), label="solving", file=sys.stderr, hidden=not show_bar) as bar:
+        for i in range(0, len(items), batch_size):
+            chunk = solver.solve_batch(items[i : i + batch_size])
+            results.extend(chunk)
+            bar.update(len(chunk))
+    elapsed = time.perf_counter() - start
+    for r in results:
+        rating = rate_solution(r, solver.max_steps) if rate else None
+        if as_json:
+            row: dict[str, Any] = {
+                "solution": answer_text(opts.task, r.grid),
+                "solved": r.solved,
+                "status": r.status,
+                "method": r.method,
+                "steps": r.steps,
+                "confidence": round(r.confidence, 4),
+                "backend": r.backend,
+            }
+            if rating is not None:
+                row["rating"] = {"score": rating.score, "level": rating.level}
+            if opts.task == "maze":
+                row["path"] = None if r.path is None else [list(cell) for cell in r.path]
+            click.echo(json.dumps(row))
+        else:
+            click.echo(str(r) + (f"\n{rating}" if rating is not None else "") + "\n")
+    if not as_json:
+        n_ok = sum(r.solved for r in results)
+        click.echo(
+            f"{n_ok}/{len(results)} solved, {1000 * elapsed / len(results):.1f} ms per puzzle "
+            f"on {solver.backend}",
+            err=True,
+        )
+    if not all(r.solved for r in results):
+        sys.exit(1)
+
+
+@click.command()
+@click.option("--model", type=click.Path(file_okay=False, path_type=Path), help="Also describe this model.")
+@errors_as_messages
+def info(model: Path | None) -> None:
+    """Show the version, the shipped models, and which backends can run here and why not."""
+    from ..manifest import load_manifest
+    from ..models import available, model_dir
+
+    click.echo(f"trm-sdk {__version__}, Python {sys.version.split()[0]}")
+    click.echo("\nbackends (auto picks the first available):")
+    for name in backends.BACKENDS:
+        reason = backends.availability(name)
+        click.echo(f"  {name:9s} {'available' if reason is None else 'unavailable: ' + reason}")
+    dirs = [model_dir(t) for t in available()] + ([model] if model else [])
+    click.echo("\nmodels:" if dirs else "\nmodels: none shipped")
+    for d in dirs:
+        m = load_manifest(d)
+        cfg = m.model
+        click.echo(f"  {m.task}: {d}")
+        click.echo(
+            f"    hidden {cfg['hidden']}, {cfg['n_blocks']} blocks, mixer {cfg['mixer']}, T={cfg['T']} "
+            f"n={cfg['n']}, N_sup={cfg['N_sup']}"
+        )
+        for role, entry in m.files.items():
+            click.echo(
+                f"    {role}: {entry['path']} ({entry['bytes'] / 1e6:.1f} MB, sha256 {entry['sha256'][:12]})"
+            )
+        for name, row in m.raw.get("evaluation", {}).get("sets", {}).items():
+            click.echo(
+                f"    {name}: {row['exact_halting']:.1%} exact with halting, "
+                f"{row['exact_all_steps']:.1%} with all steps"
+            )
+
+
+@click.command()
+@click.option(
+    "--level",
+    type=click.Choice(["easy", "medium", "hard", "minimal"]),
+    default=None,
+    help="Difficulty by blank count: easy 30-40, medium 41-50, hard 51-56, minimal. Mazes: easy 6-12 "
+    "cells a side, medium 13-22, hard 30 with 100+ move paths.",
+)
+@click.option("--task", type=click.Choice(list(TASKS)), default="sudoku", show_default=True)
+@click.option("--blanks", type=click.IntRange(0, 64), default=None, help="Exactly this many blanks instead.")
+@click.option("--count", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same puzzles.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="CSV file (default: stdout).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@errors_as_messages
+def generate(
+    level: str | None, task: str, blanks: int | None, count: int, seed: int, out: Path | None, quiet: bool
+) -> None:
+    """Generate unique-solution Sudoku puzzles as puzzle,solution CSV (mazes: question,answer,path_length)."""
+    from ..tasks.sudoku import codec
+    from ..tasks.sudoku import generate as gen
+
+    if task == "maze":
+        from ..tasks.maze import datasets as maze_datasets
+        from ..tasks.maze import generate as maze_gen
+
+        if level is None or blanks is not None:
+            raise click.UsageError("mazes take --level easy, medium or hard (and no --blanks)")
+        puzzles, answers = maze_gen.make_batch(np.random.default_rng(seed), count, level)
+        text = maze_datasets.to_csv(puzzles, answers)
+        click.echo(text, nl=False) if out is None else out.write_text(text, encoding="utf-8")
+        return
+    if (level is None) == (blanks is None):
+        raise click.UsageError("give exactly one of --level and --blanks")
+    rng = np.random.default_rng(seed)
+    rows = []
+    with click.progressbar(
+        range(count), label="generating", file=sys.stderr, hidden=quiet or out is None
+    ) as bar:
+        for _ in bar:
+            puzzle, solution = gen.make_level(rng, level) if level else gen.make_puzzle(rng, blanks=blanks)
+            rows.append(f"{codec.to_string(puzzle)},{codec.to_string(solution)}\n")
+    text = "puzzle,solution\n" + "".join(rows)
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")

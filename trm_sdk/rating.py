@@ -1,0 +1,34 @@
+"""Difficulty as the network experiences it: how many supervision steps it needs before it halts.
+
+TRM halts when its halting head trusts the answer, so easy puzzles stop after one step and hard ones
+run long; an answer that fails verification means the puzzle is beyond the model. That is a rating a
+game can use without any hand-written solving techniques, and it is free: it falls out of solving.
+"""
+
+from __future__ import annotations
+
+from .solution import Rating, Solution
+
+__all__ = ["LEVELS", "rate", "rate_solution", "score"]
+
+# Upper score bounds of each level, chosen on the evaluation sets (README, "Difficulty rating"):
+LEVELS = (("easy", 0.05), ("medium", 0.25), ("hard", 0.75))  # anything above: "extreme"
+
+
+def score(steps: int, confidence: float, solved: bool, max_steps: int) -> float:
+    """(steps - confidence) / max_steps in [0, 1]; 1.0 when the answer failed verification."""
+    if not solved:
+        return 1.0
+    return min(1.0, max(0.0, (steps - confidence) / max_steps))
+
+
+def rate(steps: int, confidence: float, solved: bool, max_steps: int) -> Rating:
+    s = score(steps, confidence, solved, max_steps)
+    level = next((name for name, bound in LEVELS if s <= bound), "extreme")
+    return Rating(round(s, 4), level, steps, confidence, solved)
+
+
+def rate_solution(solution: Solution, max_steps: int) -> Rating:
+    """The rating of an answer already computed; one the exact search had to finish counts as unsolved."""
+    network_solved = solution.solved and solution.method == "trm"
+    return rate(solution.steps, solution.confidence, network_solved, max_steps)

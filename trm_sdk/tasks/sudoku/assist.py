@@ -1,0 +1,71 @@
+"""Help beyond a bare answer: hints for players, and the exact search that finishes a wrong answer.
+
+Both lean on the network's per-cell probabilities: the hint reveals the cell the network is surest
+of, and the search tries the network's likeliest digit first at every branch, so a nearly right answer
+costs the search a handful of branch points instead of a blind walk.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ...errors import InvalidPuzzleError
+from ...solution import Hint
+from ..base import SearchOutcome
+from . import codec, search
+
+
+def candidates(puzzle: np.ndarray) -> np.ndarray:
+    """(9, 9, 9) bool: digit d + 1 clashes with no given in the row, column or box of each cell."""
+    g = np.asarray(puzzle).reshape(9, 9)
+    onehot = np.zeros((9, 9, 10), bool)
+    onehot[np.arange(9)[:, None], np.arange(9)[None, :], g] = True
+    onehot = onehot[..., 1:]  # drop "blank"
+    rows = onehot.any(axis=1, keepdims=True)  # (9, 1, 9)
+    cols = onehot.any(axis=0, keepdims=True)  # (1, 9, 9)
+    boxes = onehot.reshape(3, 3, 3, 3, 9).any(axis=(1, 3))  # (3, 3, 9) by box row, box column
+    box_of_cell = np.repeat(np.repeat(boxes, 3, axis=0), 3, axis=1)  # (9, 9, 9)
+    return ~(rows | cols | box_of_cell)
+
+
+def hint(puzzle: np.ndarray, logits: np.ndarray, answer: np.ndarray | None) -> Hint:
+    """The empty cell the network is surest of, with its digit (see :class:`~trm_sdk.Hint`)."""
+    g = np.asarray(puzzle).reshape(9, 9)
+    empty = g == 0
+    if not empty.any():
+        raise InvalidPuzzleError("the puzzle has no empty cell left to hint")
+    _, probs = codec.decode(logits)
+    p = probs.reshape(9, 9, 9)
+    if answer is not None:
+        a = np.asarray(answer).reshape(9, 9)
+        surety = np.where(empty, np.take_along_axis(p, a[..., None].astype(np.int64) - 1, -1)[..., 0], -1.0)
+        r, c = np.unravel_index(int(np.argmax(surety)), (9, 9))
+        return Hint(int(r), int(c), int(a[r, c]), float(surety[r, c]), verified=True)
+    allowed = candidates(g) & empty[..., None]
+    if not allowed.any():
+        raise InvalidPuzzleError("no digit fits any empty cell: the puzzle has no solution")
+    masked = np.where(allowed, p, -1.0)
+    r, c, d = np.unravel_index(int(np.argmax(masked)), (9, 9, 9))
+    return Hint(int(r), int(c), int(d) + 1, float(masked[r, c, d]), verified=False)
+
+
+def guided_search(puzzle: np.ndarray, logits: np.ndarray, time_limit: float) -> SearchOutcome:
+    """Find a solution, likeliest digits first, and look on for a second one to report ambiguity.
+
+    Looking on costs a full walk of what is left of the search tree, usually a few milliseconds; if the
+    time limit cuts that walk short the answer stands (it is verified), only its uniqueness is unproven.
+    """
+    _, probs = codec.decode(logits)
+    found = search.solve(
+        puzzle,
+        limit=2,
+        order=search.prob_order(probs.reshape(9, 9, 9)),
+        deadline=time.monotonic() + time_limit,
+    )
+    if found.solutions:
+        status = "multiple_solutions" if len(found.solutions) > 1 else "solved"
+        nodes = found.first_nodes if found.first_nodes is not None else found.nodes
+        return SearchOutcome(found.solutions[0], status, nodes)
+    return SearchOutcome(None, "no_solution" if found.complete else "search_timeout", found.nodes)
