@@ -42,3 +42,45 @@ def test_an_answer_the_search_finished_counts_as_unsolved_by_the_network() -> No
     assert not rating.rate_solution(by_search, 16).solved
     assert rating.rate_solution(by_network, 16).score == pytest.approx((2 - 0.9) / 16, abs=1e-4)
     assert "did not solve" in str(rating.rate_solution(by_search, 16))
+
+
+def _run_correlation(tmp_path, model: list[str]) -> str:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from trm_sdk.tasks.sudoku import codec, generate
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "rating_correlation.py"
+    if not script.is_file():
+        pytest.skip("scripts/ is not in this checkout")
+    rng = np.random.default_rng(0)
+    files = []
+    for level in ("easy", "minimal"):
+        puzzles, solutions = generate.make_batch(rng, 6, level)
+        path = tmp_path / f"{level}.csv"
+        pairs = zip(puzzles, solutions, strict=True)
+        path.write_text(
+            "puzzle,solution\n" + "".join(f"{codec.to_string(p)},{codec.to_string(s)}\n" for p, s in pairs)
+        )
+        files.append(str(path))
+    out = subprocess.run(
+        [sys.executable, str(script), "--backend", "cpu", *model, *files], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert "6 puzzles, mean score" in out.stdout
+    return out.stdout.strip().splitlines()[-1]
+
+
+def test_rating_correlation_script_runs(tiny_model_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    last = _run_correlation(tmp_path, ["--model", str(tiny_model_dir)])
+    assert last.startswith("Spearman rank correlation, score vs file rank: ")
+
+
+def test_shipped_model_rates_minimal_puzzles_harder_than_easy_ones(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from trm_sdk.models import available
+
+    if "sudoku" not in available():
+        pytest.skip("no shipped sudoku model")
+    rho = float(_run_correlation(tmp_path, []).rsplit(" ", 1)[1])
+    assert rho > 0.5

@@ -84,7 +84,8 @@ class Attention(nn.Module):
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         B, L, D = h.shape
-        q, k, v = self.qkv(h).view(B, L, 3, self.n_heads, D // self.n_heads).permute(2, 0, 3, 1, 4)
+        qkv = self.qkv(h).view(B, L, 3, self.n_heads, D // self.n_heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0)  # unbind, not tuple unpacking: the ONNX tracer keeps it one op
         cos, sin = self.cos.to(q.dtype), self.sin.to(q.dtype)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)  # (B, H, L, hd)
         att = F.scaled_dot_product_attention(q, k, v)
