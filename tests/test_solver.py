@@ -281,3 +281,26 @@ def test_precision_is_checked_and_gpu_only(tiny_model_dir: Path) -> None:
     assert Solver("sudoku", backend="cpu", model=tiny_model_dir, precision="fp32").backend == "cpu"
     auto = Solver("sudoku", backend="auto", model=tiny_model_dir, precision="fp16")
     assert auto.backend in ("cpu", "cuda", "tensorrt")  # fp16 goes to a GPU backend, never to the CPU
+
+
+def test_a_source_checkout_finds_its_models_when_python_runs_from_its_root(tmp_path: Path) -> None:
+    """In a clone, `python` at the root imports ./trm_sdk, where models/ is a sibling, not a sub-folder."""
+    import os
+
+    repo = Path(__file__).resolve().parents[1]
+    if not (repo / "models" / "__init__.py").is_file() or not (repo / "trm_sdk").is_dir():
+        pytest.skip("no source checkout around the tests")
+    checkout = tmp_path / "checkout"
+    shutil.copytree(repo / "trm_sdk", checkout / "trm_sdk")
+    shutil.copytree(repo / "models", checkout / "models")
+    shutil.copy(repo / "pyproject.toml", checkout / "pyproject.toml")
+    site = os.path.dirname(os.path.dirname(np.__file__))  # numpy, onnxruntime, click; no .pth finders
+    code = (
+        f"import sys; sys.path[:0] = [{str(checkout)!r}]; sys.path.append({site!r})\n"
+        "import trm_sdk, trm_sdk.models\n"
+        f"assert trm_sdk.models.__file__.startswith({str(checkout)!r}), trm_sdk.models.__file__\n"
+        "print(trm_sdk.models.available())\n"
+    )
+    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str(sorted(p.parent.name for p in (repo / "models").glob("*/manifest.json")))
