@@ -144,6 +144,8 @@ def test_solve_with_search_fallback_rating_and_hint(tiny_model_dir: Path) -> Non
     h = json.loads(hint.stdout)
     assert h["verified"] and h["digit"] == int(HARD_SOLUTION[9 * h["row"] + h["col"]])
     assert "hint: row" in _run("solve", HARD, *model, "--hint").stdout
+    both = _run("solve", HARD, *model, "--hint", "--rate")
+    assert both.exit_code == 2 and "cannot be combined" in both.output
     bad = _run("solve", HARD, *model, "--fallback", "maybe")
     assert bad.exit_code == 2 and "maybe" in bad.output
 

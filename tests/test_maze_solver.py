@@ -100,3 +100,17 @@ def test_cli_solves_generates_and_evaluates_mazes(maze_model: Path, tmp_path: Pa
     assert ev.exit_code == 0, ev.output
     scores = json.loads(ev.output[ev.output.index("{") : ev.output.rindex("}") + 1])
     assert next(iter(scores.values()))["puzzles"] == 2
+
+
+def test_fallback_search_makes_every_maze_answer_exact(maze_model: Path) -> None:
+    from trm_sdk import Solver
+
+    exact = Solver("maze", model=maze_model, backend="cpu", max_steps=2, fallback="search")
+    maze, _ = generate.make_level(np.random.default_rng(8), "easy")
+    cells = codec.parse(maze)
+    r, unreachable = exact.solve_batch([maze, UNREACHABLE])
+    assert r.solved and r.status == "solved" and r.method in ("trm", "trm+search")
+    assert r.path is not None and len(r.path) == len(codec.shortest_path(cells) or [])
+    h, w = codec.maze_size(cells)
+    assert len(r.grid) == h and all(len(row) == w for row in r.grid)
+    assert (unreachable.status, unreachable.solved, unreachable.path) == ("no_solution", False, None)

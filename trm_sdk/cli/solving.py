@@ -40,6 +40,8 @@ def solve(
 
     Exits with status 1 if any answer fails verification.
     """
+    if hint and rate:
+        raise click.UsageError("--hint replaces solving, so it cannot be combined with --rate")
     items = [p for source in puzzles for p in read_puzzles(source, opts.task)]
     from ..tasks import get_task
 
