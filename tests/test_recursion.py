@@ -82,3 +82,12 @@ def test_confidence_is_a_stable_sigmoid(q: float, expected: float) -> None:
     value = recursion.confidence(np.array([q], np.float32))[0]
     assert value == pytest.approx(expected, abs=1e-12)
     assert 0.0 <= value <= 1.0
+
+
+def test_trace_runs_every_step_for_every_puzzle() -> None:
+    backend = ScriptedBackend([1, 3, 5])
+    probs, logits = recursion.trace(backend, _tokens(3), steps=4)
+    assert probs.shape == (3, 4) and logits.shape == (4, 3, 2, 3)
+    assert backend.batch_sizes == [3, 3, 3, 3]  # no puzzle leaves the batch
+    assert (probs > 0.5).tolist() == [[True] * 4, [False, False, True, True], [False] * 4]
+    assert logits[:, :, 0, 1].tolist() == [[1, 1, 1], [2, 2, 2], [3, 3, 3], [4, 4, 4]]  # step stamps

@@ -147,6 +147,24 @@ def test_halting_options(tiny_model_dir: Path) -> None:
             Solver("sudoku", backend="cpu", model=tiny_model_dir, **bad)
 
 
+def test_default_threshold_is_the_models_calibrated_one(tiny_model_dir: Path, tmp_path: Path) -> None:
+    model = tmp_path / "m"
+    shutil.copytree(tiny_model_dir, model)
+    body = json.loads((model / "manifest.json").read_text())
+    body["halting"]["threshold"] = 0.0
+    (model / "manifest.json").write_text(json.dumps(body))
+    calibrated = Solver("sudoku", backend="cpu", model=model)
+    assert calibrated.halt_threshold == 0.0 and calibrated.solve(CLASSIC).steps == 1
+    assert Solver("sudoku", backend="cpu", model=model, halt_threshold=1.0).solve(CLASSIC).steps == 16
+    body["halting"]["threshold"] = 7
+    (model / "manifest.json").write_text(json.dumps(body))
+    with pytest.raises(ModelError, match=r"halting\.threshold"):
+        Solver("sudoku", backend="cpu", model=model)
+    del body["halting"]["threshold"]
+    (model / "manifest.json").write_text(json.dumps(body))
+    assert Solver("sudoku", backend="cpu", model=model).halt_threshold == 0.5  # older manifests
+
+
 def test_backend_choice_and_errors(tiny_model_dir: Path) -> None:
     assert Solver("sudoku", model=tiny_model_dir).backend == "cpu"  # auto falls back to the CPU here
     for name in ("cuda", "tensorrt"):

@@ -12,7 +12,7 @@ from .solution import Rating, Solution
 __all__ = ["LEVELS", "rate", "rate_solution", "score"]
 
 # Upper score bounds of each level, chosen on the evaluation sets (README, "Difficulty rating"):
-LEVELS = (("easy", 0.05), ("medium", 0.25), ("hard", 0.75))  # anything above: "extreme"
+LEVELS = (("easy", 0.1), ("medium", 0.3), ("hard", 0.75))  # anything above: "extreme"
 
 
 def score(steps: int, confidence: float, solved: bool, max_steps: int) -> float:

@@ -55,3 +55,19 @@ def run(backend: Backend, tokens: np.ndarray, max_steps: int, threshold: float) 
 
 def confidence(q_halt: np.ndarray) -> np.ndarray:
     return _sigmoid(q_halt)
+
+
+def trace(backend: Backend, tokens: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every step for every puzzle, no halting: (halting probabilities (B, steps), logits (steps, B, S, V)).
+
+    What calibrating a halting threshold needs: where each puzzle would stop under any threshold, and
+    whether its answer there is right.
+    """
+    probs, logits = [], []
+    state = backend.start(tokens)
+    rows = np.arange(len(tokens))
+    for _ in range(steps):
+        state, q = backend.step(state)
+        probs.append(_sigmoid(q))
+        logits.append(backend.logits(state, rows))
+    return np.stack(probs, axis=1), np.stack(logits)

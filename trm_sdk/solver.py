@@ -39,8 +39,9 @@ class Solver:
     explicit backend that cannot run raises BackendUnavailableError. ``model`` is an exported model
     directory (default: the model shipped for ``task``). Each puzzle stops at the first supervision step
     where sigmoid(q_halt) > ``halt_threshold``, or at ``max_steps``; ``halt_threshold=1.0`` always runs
-    ``max_steps`` steps (the paper's evaluation). Steps beyond the trained N_sup are allowed and simply
-    continue the recursion.
+    ``max_steps`` steps (the paper's evaluation), and None (the default) takes the threshold recorded in the
+    model's manifest, calibrated for that model (0.5 if it records none). Steps beyond the trained N_sup
+    are allowed and simply continue the recursion.
 
     ``fallback="search"`` makes every answer exact: an exact search, guided by the network's per-cell
     probabilities and bounded by ``search_time_limit`` seconds per puzzle, finishes any answer that fails
@@ -57,7 +58,7 @@ class Solver:
         backend: str = "auto",
         model: str | Path | None = None,
         max_steps: int = 16,
-        halt_threshold: float = 0.5,
+        halt_threshold: float | None = None,
         threads: int | None = None,
         batch_size: int = 256,
         fallback: str | None = None,
@@ -81,15 +82,17 @@ class Solver:
         self.search_time_limit: float = float(search_time_limit)
         self.max_steps: int = _check_int("max_steps", max_steps)
         self.batch_size: int = _check_int("batch_size", batch_size)
-        if (
-            isinstance(halt_threshold, bool)
-            or not isinstance(halt_threshold, numbers.Real)
-            or not (0.0 <= float(halt_threshold) <= 1.0)
-        ):
-            raise ValueError(f"halt_threshold must be a number in [0, 1], got {halt_threshold!r}")
-        self.halt_threshold: float = float(halt_threshold)
+        if halt_threshold is not None:
+            _check_threshold("halt_threshold", halt_threshold)
         self.manifest: Manifest = load_manifest(model if model is not None else _shipped_model(task))
         self._check_manifest()
+        if halt_threshold is None:  # the threshold the model was calibrated with, recorded at export
+            halt_threshold = self.manifest.halting.get("threshold", 0.5)
+            try:
+                _check_threshold("halting.threshold", halt_threshold)
+            except ValueError as exc:
+                raise ModelError(f"{self.manifest.directory}/manifest.json: {exc}") from exc
+        self.halt_threshold: float = float(halt_threshold)
         if precision not in (None, "fp32", "fp16", "bf16"):
             raise ValueError(f"precision must be None, 'fp32', 'fp16' or 'bf16', got {precision!r}")
         if backend == "cpu" and precision not in (None, "fp32"):
@@ -210,3 +213,8 @@ def _check_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
+
+
+def _check_threshold(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (0.0 <= float(value) <= 1.0):
+        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")

@@ -38,7 +38,7 @@ class SolverOptions:
     backend: str
     model: Path | None
     max_steps: int
-    threshold: float
+    threshold: float | None
     threads: int | None
     batch_size: int
     fallback: str | None
@@ -87,9 +87,9 @@ def solver_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--threshold",
             type=click.FloatRange(0.0, 1.0),
-            default=0.5,
-            show_default=True,
-            help="Halt when sigmoid(q_halt) exceeds this; 1.0 always runs --max-steps.",
+            default=None,
+            help="Halt when sigmoid(q_halt) exceeds this; 1.0 always runs --max-steps "
+            "[default: the threshold in the model's manifest].",
         ),
         click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads."),
         click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True),

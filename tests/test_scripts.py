@@ -1,0 +1,60 @@
+"""The maintenance scripts under scripts/ run and do what their figures in the README rely on."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+pytestmark = pytest.mark.skipif(not SCRIPTS.is_dir(), reason="scripts/ is not in this checkout")
+
+
+def _generated_csv(path: Path, level: str, n: int, seed: int) -> Path:
+    from trm_sdk.tasks.sudoku import codec, generate
+
+    puzzles, solutions = generate.make_batch(np.random.default_rng(seed), n, level)
+    pairs = zip(puzzles, solutions, strict=True)
+    path.write_text(
+        "puzzle,solution\n" + "".join(f"{codec.to_string(p)},{codec.to_string(s)}\n" for p, s in pairs)
+    )
+    return path
+
+
+def test_calibrate_halting_records_a_threshold_the_solver_uses(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from trm_sdk import Solver
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    calib = _generated_csv(tmp_path / "calib.csv", "easy", 8, seed=3)
+    cmd = [sys.executable, str(SCRIPTS / "calibrate_halting.py"), "--model", str(model), str(calib)]
+    out = subprocess.run([*cmd, "--write-manifest", "--data-note", "test"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "chosen threshold:" in out.stdout
+    halting = json.loads((model / "manifest.json").read_text())["halting"]
+    table = halting["calibration"]["files"]["calib.csv"]
+    assert set(table) >= {"all_steps", "0.5", "0.95"} and halting["calibration"]["data"] == "test"
+    chosen = halting["threshold"]
+    # the rule: the first threshold within the tolerance of the all-steps accuracy
+    assert chosen == 1.0 or table[str(chosen)][0] >= table["all_steps"][0] - 0.005
+    assert Solver("sudoku", backend="cpu", model=model).halt_threshold == chosen  # checksums still hold
+
+
+def test_calibrate_halting_refuses_evaluation_sets(tiny_model_dir: Path) -> None:
+    from trm_sdk.tasks.sudoku import datasets
+
+    root = datasets.default_data_dir()
+    if root is None or not (root / "sudoku" / "norvig" / "top95.csv").is_file():
+        pytest.skip("shared data not found")
+    top95 = root / "sudoku" / "norvig" / "top95.csv"
+    out = subprocess.run(
+        [sys.executable, str(SCRIPTS / "calibrate_halting.py"), "--model", str(tiny_model_dir), str(top95)],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 2 and "evaluation-only" in out.stderr
