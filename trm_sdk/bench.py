@@ -121,20 +121,21 @@ def search_gain(solver: Solver, puzzles: np.ndarray, progress: Progress = lambda
     from .tasks.sudoku import codec, search
 
     unguided, guided, times_u, times_g, failed = [], [], [], [], []
-    for puzzle in puzzles:
-        grids = puzzle[None]
-        run, _, ok = solver._network(grids)  # the probabilities the fallback search would see
+    for lo in range(0, len(puzzles), solver.batch_size):
+        chunk = puzzles[lo : lo + solver.batch_size]
+        run, _, ok = solver._network(chunk)  # the probabilities the fallback search would see
         _, probs = codec.decode(run.logits)
-        start = time.perf_counter()
-        u = search.solve(puzzle, limit=1)
-        times_u.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        g = search.solve(puzzle, limit=1, order=search.prob_order(probs[0]))
-        times_g.append(time.perf_counter() - start)
-        unguided.append(u.nodes)
-        guided.append(g.nodes)
-        failed.append(not ok[0])
-        progress(1)
+        for puzzle, p, right in zip(chunk, probs, ok, strict=True):
+            start = time.perf_counter()
+            u = search.solve(puzzle, limit=1)
+            times_u.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            g = search.solve(puzzle, limit=1, order=search.prob_order(p))
+            times_g.append(time.perf_counter() - start)
+            unguided.append(u.nodes)
+            guided.append(g.nodes)
+            failed.append(not right)
+            progress(1)
     u_arr, g_arr, f_arr = np.array(unguided), np.array(guided), np.array(failed)
 
     def summary(mask: np.ndarray) -> dict[str, Any]:
