@@ -98,8 +98,8 @@ def _export_tensorrt(task: str, model_dir: Path | None, out: Path, precision: st
 )
 @click.option(
     "--checkpoint",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Training checkpoint (.pt) written by trm-train (for --format onnx).",
+    type=click.Path(path_type=Path),
+    help="Training checkpoint written by trm-train: latest.pt, or a --save-state folder (--format onnx).",
 )
 @click.option(
     "--model",

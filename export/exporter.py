@@ -187,13 +187,15 @@ def _load(source: str | Path | TRM, body: dict[str, Any] | None, weights: str) -
     from trm_sdk.train import checkpoint
 
     path = Path(source)
-    if not path.is_file():
+    if not path.exists():
         raise ExportError(f"checkpoint not found: {path}")
     try:
         model, loaded = checkpoint.load_model(path, weights=weights)
     except Exception as exc:  # torch.load raises pickle, zip and runtime errors alike for a bad file
         raise ExportError(f"cannot load checkpoint {path}: {exc}") from exc
-    return model, loaded, {"file": path.name, "sha256": sha256_file(path), "weights": weights}
+    # A split state folder is identified by its index, which holds every file's sha256.
+    ident = path / checkpoint.SPLIT_INDEX if path.is_dir() else path
+    return model, loaded, {"file": path.name, "sha256": sha256_file(ident), "weights": weights}
 
 
 def _graph_stats(proto: onnx.ModelProto, path: Path, seconds: float) -> dict[str, Any]:

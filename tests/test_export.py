@@ -347,6 +347,20 @@ def test_cli_bad_checkpoint_is_a_message_not_a_traceback(tmp_path: Path) -> None
     assert "cannot load checkpoint" in result.output and "Traceback" not in result.output
 
 
+def test_cli_exports_from_a_split_state_folder(exported: dict, tmp_path: Path) -> None:
+    # The committed training state is a folder of parts; export reads it like the single file.
+    state = tmp_path / "state"
+    checkpoint.save_split(checkpoint.load(exported["ckpt"]), state, max_bytes=200_000)
+    out = tmp_path / "model"
+    result = CliRunner().invoke(
+        main, ["--checkpoint", str(state), "--out", str(out), "--n-verify", "1", "--quiet"]
+    )
+    assert result.exit_code == 0, result.output
+    source = load_manifest(out).raw["source_checkpoint"]
+    assert source["file"] == "state" and source["sha256"] == sha256_file(state / checkpoint.SPLIT_INDEX)
+    assert (out / "step.onnx").read_bytes() == (exported["out"] / "step.onnx").read_bytes()
+
+
 def test_cli_exports(exported: dict, tmp_path: Path) -> None:
     out = tmp_path / "model"
     result = CliRunner().invoke(

@@ -58,3 +58,33 @@ def test_calibrate_halting_refuses_evaluation_sets(tiny_model_dir: Path) -> None
         text=True,
     )
     assert out.returncode == 2 and "evaluation-only" in out.stderr
+
+
+def test_gpu_window_trains_scores_saves_the_split_state_and_resumes_from_it(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    data = tmp_path / "data"
+    (data / "generated").mkdir(parents=True)
+    _generated_csv(data / "generated" / "sudoku_minimal.csv", "easy", 6, seed=11)
+    (data / "sudoku" / "tdoku").mkdir(parents=True)
+    _generated_csv(data / "sudoku" / "tdoku" / "puzzles2_17_clue.csv", "easy", 20, seed=12)
+    out = tmp_path / "out"
+    cmd = [sys.executable, str(SCRIPTS / "gpu_window.py"), "train", "--quick", "--device", "cpu"]
+    cmd += ["--data", str(data), "--out", str(out), "--deadline-s", "20"]
+    first = subprocess.run(cmd, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    assert "generated/sudoku_minimal" in first.stdout and "state: index.json" in first.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["train_files"] == ["puzzles2_17_clue.csv"]
+    assert summary["summary"]["eval_files"]["generated/sudoku_minimal"]["puzzles"] == 6
+    assert all(size < 15 * 2**20 for size in summary["state_files"].values())
+    steps = summary["summary"]["steps"]
+    assert steps > 0 and len(list(out.iterdir())) + len(list((out / "state").iterdir())) <= 8
+
+    again = subprocess.run(
+        [*cmd[:-4], "--out", str(tmp_path / "out2"), "--deadline-s", "20", "--resume", str(out / "state")],
+        capture_output=True,
+        text=True,
+    )
+    assert again.returncode == 0, again.stderr
+    resumed = json.loads((tmp_path / "out2" / "summary.json").read_text())
+    assert resumed["summary"]["steps"] > steps and resumed["resumed_from"] == str(out / "state")

@@ -11,10 +11,13 @@ torch = pytest.importorskip("torch")
 
 from trm_sdk.train import checkpoint  # noqa: E402
 from trm_sdk.train.data import StreamConfig, SudokuStream  # noqa: E402
-from trm_sdk.train.model import TRMConfig  # noqa: E402
+from trm_sdk.train.model import TRM, TRMConfig  # noqa: E402
 from trm_sdk.train.trainer import TrainConfig, Trainer  # noqa: E402
 
 TINY = TRMConfig(hidden=16, n_prefix=2, T=2, n=2, N_sup=4, multiple_of=16)
+# The same kind of network for trm-train's command line.
+_TINY_SETTINGS = "hidden=16 n_prefix=2 T=1 n=1 N_sup=2 multiple_of=16 batch_size=4 eval_size=4 eval_every=0"
+TINY_CLI = [arg for pair in _TINY_SETTINGS.split() for arg in ("--set", pair)]
 
 
 def _cfg(**over) -> TrainConfig:
@@ -122,28 +125,8 @@ def test_trm_train_cli_trains_resumes_and_rejects_unknown_keys(tmp_path: Path) -
 
     from trm_sdk.train.cli import main
 
-    tiny = [
-        "--set",
-        "hidden=16",
-        "--set",
-        "n_prefix=2",
-        "--set",
-        "T=1",
-        "--set",
-        "n=1",
-        "--set",
-        "N_sup=2",
-        "--set",
-        "multiple_of=16",
-        "--set",
-        "batch_size=4",
-        "--set",
-        "eval_size=4",
-        "--set",
-        "eval_every=0",
-    ]
     out = tmp_path / "run"
-    result = CliRunner().invoke(main, ["--out", str(out), "--steps", "2", "--device", "cpu", "-q", *tiny])
+    result = CliRunner().invoke(main, ["--out", str(out), "--steps", "2", "--device", "cpu", "-q", *TINY_CLI])
     assert result.exit_code == 0, result.output
     assert checkpoint.load(out / "latest.pt")["step"] == 2
     again = CliRunner().invoke(
@@ -158,7 +141,7 @@ def test_trm_train_cli_trains_resumes_and_rejects_unknown_keys(tmp_path: Path) -
     data = tmp_path / "sudoku" / "norvig" / "easy50.txt"
     data.parent.mkdir(parents=True)
     data.write_text("." * 81 + "\n")
-    refused = CliRunner().invoke(main, ["--out", str(out), "--steps", "1", "--data", str(data), *tiny])
+    refused = CliRunner().invoke(main, ["--out", str(out), "--steps", "1", "--data", str(data), *TINY_CLI])
     assert refused.exit_code != 0 and "evaluation-only" in refused.output
 
 
@@ -177,3 +160,136 @@ def test_stream_drops_training_puzzles_that_stand_in_evaluation_sets(tmp_path: P
     assert stream.files is not None and len(stream.files[0]) == 3
     held_out = {codec.to_string(p) for p, _ in pairs[:2]}
     assert not held_out & {codec.to_string(p) for p in stream.files[0]}
+
+
+def test_speed_probe_times_eager_then_compiled_steps_of_the_same_run(tmp_path: Path) -> None:
+    trainer = Trainer(TINY, _cfg(max_steps=12, speed_probe=5), tmp_path)
+    calls = []
+
+    def compiled(*args):  # stands in for torch.compile's wrapper: the same network, counted
+        calls.append(trainer.step)
+        return trainer.model(*args)
+
+    trainer.compiled = compiled
+    speed = trainer.train()["speed"]
+    assert calls == list(range(5, 12))  # steps 1-5 of the window eager, the rest compiled
+    assert speed["eager_steps"] == 2 and speed["compiled_steps"] == 2  # 3 warm-up steps each left out
+    assert speed["ratio"] == pytest.approx(speed["compiled_steps_per_s"] / speed["eager_steps_per_s"], 1e-2)
+    assert speed["compile_error"] is None and "compile_s" in speed
+
+
+def test_a_failing_compiled_step_falls_back_to_eager_and_says_why(tmp_path: Path) -> None:
+    trainer = Trainer(TINY, _cfg(max_steps=5, speed_probe=2), tmp_path)
+
+    def broken(*args):
+        raise RuntimeError("inductor could not lower aten.foo")
+
+    trainer.compiled = broken
+    summary = trainer.train()
+    assert summary["steps"] == 5 and trainer.compiled is None
+    assert "RuntimeError: inductor could not lower" in summary["speed"]["compile_error"]
+
+
+def test_split_state_stays_under_the_cap_and_resumes_like_the_file(tmp_path: Path) -> None:
+    Trainer(TINY, _cfg(max_steps=3), tmp_path / "a").train()
+    body = checkpoint.load(tmp_path / "a" / "latest.pt")
+    cap = 300_000  # the whole state is about 0.9 MB: it must come out in several parts
+    files = checkpoint.save_split(body, tmp_path / "state", max_bytes=cap)
+    parts = [f for f in files if f.name.startswith("part-")]
+    assert len(parts) > 1 and all(f.stat().st_size <= cap for f in files if f.suffix == ".pt")
+    again = checkpoint.load(tmp_path / "state")
+    for name in ("model", "ema"):
+        assert again[name].keys() == body[name].keys()
+        assert all(torch.equal(again[name][k], body[name][k]) for k in body[name])
+    for idx, entry in body["optimizer"]["state"].items():
+        for k, v in entry.items():
+            assert torch.equal(again["optimizer"]["state"][idx][k], v)
+    assert again["data_state"]["rng"] == body["data_state"]["rng"]
+
+    from_file = Trainer(TINY, _cfg(max_steps=5), tmp_path / "b")
+    from_file.resume(tmp_path / "a" / "latest.pt")
+    from_folder = Trainer(TINY, _cfg(max_steps=5), tmp_path / "c")
+    from_folder.resume(tmp_path / "state")
+    assert from_folder.step == from_file.step == 3
+    assert from_folder.stream.next_batch(4)[0].tolist() == from_file.stream.next_batch(4)[0].tolist()
+
+    # Saving again replaces the folder whole; a part from elsewhere is refused, not half-loaded.
+    checkpoint.save_split(body, tmp_path / "state", max_bytes=cap)
+    assert sorted(p.name for p in (tmp_path / "state").iterdir()) == sorted(f.name for f in files)
+    data = bytearray(parts[0].read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    parts[0].write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="does not match"):
+        checkpoint.load(tmp_path / "state")
+
+
+def test_end_of_run_scores_each_eval_file(tmp_path: Path) -> None:
+    from trm_sdk.tasks.sudoku import codec, generate
+
+    rng = np.random.default_rng(4)
+    pairs = [generate.make_puzzle(rng, blanks=20) for _ in range(6)]
+    held_out = tmp_path / "norvig" / "few.csv"
+    held_out.parent.mkdir()
+    held_out.write_text(
+        "puzzle,solution\n" + "".join(f"{codec.to_string(p)},{codec.to_string(s)}\n" for p, s in pairs)
+    )
+    summary = Trainer(TINY, _cfg(max_steps=2, eval_files=(str(held_out),), eval_limit=4), tmp_path).train()
+    result = summary["eval_files"]["norvig/few"]
+    assert result["puzzles"] == 4
+    assert set(result) >= {"exact_all_steps", "exact_halting", "mean_steps", "cell_accuracy"}
+    assert (
+        checkpoint.load(tmp_path / "latest.pt")["info"]["last_window"]["eval_files"] == summary["eval_files"]
+    )
+
+
+def test_trm_train_cli_saves_a_split_state_and_resumes_from_it(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from trm_sdk.train.cli import main
+
+    state = tmp_path / "state"
+    args = ["--out", str(tmp_path / "run"), "--device", "cpu", "-q", "--save-state", str(state)]
+    first = CliRunner().invoke(main, [*args, "--steps", "2", *TINY_CLI])
+    assert first.exit_code == 0, first.output
+    assert "files" in first.output and (state / checkpoint.SPLIT_INDEX).is_file()
+    second = CliRunner().invoke(main, [*args, "--steps", "4", "--resume", str(state)])
+    assert second.exit_code == 0, second.output
+    assert checkpoint.load(state)["step"] == 4
+
+
+def test_bf16_forward_carries_one_dtype_through_refills(tmp_path: Path) -> None:
+    # What a GPU run does (autocast on), forced on the CPU: halted slots refill with fp32 starting
+    # states, which must be cast to the carry's bf16, or the first refill fails.
+    trainer = Trainer(TINY, _cfg(max_steps=9), tmp_path)
+    trainer.autocast = True
+    summary = trainer.train()
+    assert summary["steps"] == 9 and np.isfinite(summary["eval"]["cell_accuracy"])
+
+
+def test_compiled_net_step_matches_the_eager_step_and_leaves_the_model_alone() -> None:
+    from trm_sdk.train.trainer import CompiledNet
+
+    torch.manual_seed(0)
+    model = TRM(TINY)
+    compiled = CompiledNet(model, "default")
+    tokens = torch.randint(1, 11, (3, 81))
+    y, z = model.initial_state(3)
+    eager_out = model(tokens, y, z)
+    compiled_out = compiled(tokens, y, z)
+    for a, b in zip(eager_out, compiled_out, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+    assert "net" not in model.__dict__  # the compiled function shadows the method during a call only
+    compiled_out[2].float().mean().backward()  # and gradients flow through it
+    assert model.embed.weight.grad is not None
+
+
+def test_a_stage_cap_moves_the_curriculum_on_without_the_accuracy() -> None:
+    stream = SudokuStream(StreamConfig(seed=3, pool_size=16, advance_window=100, stage_puzzles=10))
+    assert not stream.report(np.zeros(6)) and stream.stage == 0
+    state = stream.state_dict()
+    assert stream.report(np.zeros(4)) and stream.stage == 1 and stream.stage_seen == 0
+    again = SudokuStream(StreamConfig(seed=3, pool_size=16, advance_window=100, stage_puzzles=10))
+    again.load_state_dict(state)  # the count so far survives a resume
+    assert again.report(np.zeros(4)) and again.stage == 1
+    never = SudokuStream(StreamConfig(seed=3, pool_size=16, advance_window=100))
+    assert not never.report(np.zeros(500)) and never.stage == 0

@@ -4,10 +4,17 @@ One file holds the model, its EMA copy, the optimizer moments, the step, both co
 stream's position. Compact mode stores the training weights and optimizer moments in bf16 and the EMA in
 fp16 (38 MiB for the 5M-parameter network, against about 77 MiB in fp32); fp32 copies are rebuilt from
 them on resume.
+
+The same checkpoint can also be written as a folder of files under a size cap (:func:`save_split`): the
+form in which the state of a training run is committed to git and carried between GPU windows, whose
+file limits are 16 MiB. :func:`load` reads either form.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -81,11 +88,112 @@ def save(
     return path
 
 
+SPLIT_INDEX = "index.json"
+MAX_PART_BYTES = 15 * 2**20  # under the 16 MiB that a GPU window may bring back per file
+
+
+def _tensors_of(body: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """Every tensor of a checkpoint under a flat name: model/KEY, ema/KEY, optimizer/INDEX/KEY."""
+    flat = {f"{part}/{k}": v for part in ("model", "ema") for k, v in body[part].items()}
+    if body["optimizer"] is not None:
+        for idx, entry in body["optimizer"]["state"].items():
+            flat.update({f"optimizer/{idx}/{k}": v for k, v in entry.items() if torch.is_tensor(v)})
+    return flat
+
+
+def _put_tensor(body: dict[str, Any], name: str, value: torch.Tensor) -> None:
+    part, _, rest = name.partition("/")
+    if part == "optimizer":
+        idx, _, key = rest.partition("/")
+        state = body["optimizer"]["state"]
+        state.setdefault(int(idx), {})[key] = value
+    else:
+        body[part][rest] = value
+
+
+def save_split(body: dict[str, Any], folder: str | Path, max_bytes: int = MAX_PART_BYTES) -> list[Path]:
+    """Write a loaded checkpoint ``body`` as a folder of files of at most ``max_bytes`` each.
+
+    meta.pt holds everything but the tensors; part-N.pt hold the tensors; index.json lists every file
+    with its size and sha256, so a folder mixed from two saves is refused on load. The folder is
+    replaced whole: written beside, then swapped in.
+    """
+    folder = Path(folder)
+    tensors = _tensors_of(body)
+    meta = {**body, "model": {}, "ema": {}}
+    if body["optimizer"] is not None:
+        state = {
+            idx: {k: v for k, v in entry.items() if not torch.is_tensor(v)}
+            for idx, entry in body["optimizer"]["state"].items()
+        }
+        meta["optimizer"] = {**body["optimizer"], "state": state}
+    room = max_bytes - min(2**16, max_bytes // 4)  # leave room for torch.save's own framing
+    parts: list[dict[str, torch.Tensor]] = [{}]
+    size = 0
+    for name, value in tensors.items():
+        nbytes = value.numel() * value.element_size()
+        if nbytes > room:
+            raise ValueError(f"tensor {name} ({nbytes:,} bytes) does not fit in one file of {max_bytes:,}")
+        if size + nbytes > room and parts[-1]:
+            parts.append({})
+            size = 0
+        parts[-1][name] = value
+        size += nbytes
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    torch.save(meta, tmp / "meta.pt")
+    for i, part in enumerate(parts):
+        torch.save(part, tmp / f"part-{i}.pt")
+    files = sorted(p for p in tmp.iterdir() if p.suffix == ".pt")
+    for f in files:
+        if f.stat().st_size > max_bytes:
+            raise ValueError(f"{f.name} came out at {f.stat().st_size:,} bytes, over {max_bytes:,}")
+    index = {
+        "format": FORMAT_VERSION,
+        "step": body["step"],
+        "files": {f.name: {"bytes": f.stat().st_size, "sha256": _sha256(f)} for f in files},
+    }
+    (tmp / SPLIT_INDEX).write_text(json.dumps(index, indent=2) + "\n", encoding="utf-8")
+    old = folder.with_name(folder.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if folder.exists():
+        folder.replace(old)
+    tmp.replace(folder)
+    shutil.rmtree(old, ignore_errors=True)
+    return sorted(folder.iterdir())
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _load_split(folder: Path) -> dict[str, Any]:
+    index_path = folder / SPLIT_INDEX
+    if not index_path.is_file():
+        raise FileNotFoundError(f"{folder} is a folder without {SPLIT_INDEX}: not a split checkpoint")
+    index = json.loads(index_path.read_text(encoding="utf-8"))
+    for name, entry in index["files"].items():
+        f = folder / name
+        if not f.is_file() or _sha256(f) != entry["sha256"]:
+            raise ValueError(f"{f} is missing or does not match {index_path}: the folder is incomplete")
+    body = torch.load(folder / "meta.pt", map_location="cpu", weights_only=False)
+    for name in sorted(index["files"]):
+        if name.startswith("part-"):
+            for key, value in torch.load(folder / name, map_location="cpu").items():
+                _put_tensor(body, key, value)
+    return body
+
+
 def load(path: str | Path) -> dict[str, Any]:
+    """A checkpoint from its file, or from the folder that :func:`save_split` wrote."""
     path = Path(path)
-    if not path.is_file():
+    if path.is_dir():
+        body = _load_split(path)
+    elif not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    body = torch.load(path, map_location="cpu", weights_only=False)
+    else:
+        body = torch.load(path, map_location="cpu", weights_only=False)
     if not isinstance(body, dict) or body.get("format") != FORMAT_VERSION:
         raise ValueError(f"{path} is not a trm-sdk checkpoint of format {FORMAT_VERSION}")
     return body

@@ -64,8 +64,9 @@ def _parse_overrides(pairs: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, 
 @click.option(
     "--resume",
     "resume",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Continue from this checkpoint: weights, EMA, optimizer moments, step, data position.",
+    type=click.Path(exists=True, path_type=Path),
+    help="Continue from this checkpoint (a file, or a --save-state folder): weights, EMA, optimizer "
+    "moments, step, schedule, data position.",
 )
 @click.option("--minutes", type=float, default=0.0, help="Wall-clock budget; saves before it runs out.")
 @click.option("--steps", type=int, default=0, help="Stop at this total optimizer step (0: no limit).")
@@ -75,6 +76,26 @@ def _parse_overrides(pairs: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, 
     multiple=True,
     type=click.Path(exists=True, dir_okay=False),
     help="Training-allowed puzzle file (repeatable); evaluation-only sets are refused.",
+)
+@click.option(
+    "--eval-data",
+    "eval_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Held-out set scored at the end (16 steps and halting; repeatable; evaluation-only sets welcome).",
+)
+@click.option(
+    "--save-state",
+    "state_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Also write the resumable state as a folder of files under 15 MiB each, the form that is committed.",
+)
+@click.option(
+    "--speed-probe",
+    type=int,
+    default=0,
+    help="With --compile: run this many steps eagerly, then compiled, and report the speed ratio.",
 )
 @click.option(
     "--set",
@@ -93,6 +114,9 @@ def main(
     minutes: float,
     steps: int,
     files: tuple[str, ...],
+    eval_files: tuple[str, ...],
+    state_dir: Path | None,
+    speed_probe: int,
     overrides: tuple[str, ...],
     device: str | None,
     compile_: bool | None,
@@ -116,12 +140,16 @@ def main(
         train_values.update(task=task, max_steps=steps, budget_s=minutes * 60.0)
         if files:
             train_values["files"] = files
+        if eval_files:
+            train_values["eval_files"] = eval_files
+        if speed_probe:
+            train_values["speed_probe"] = speed_probe
         if device is not None:
             train_values["device"] = device
         if compile_ is not None:
             train_values["compile"] = compile_
         cfg = TrainConfig.from_dict(train_values)
-        trainer = Trainer(model_cfg, cfg, out_dir)
+        trainer = Trainer(model_cfg, cfg, out_dir, state_dir=state_dir)
         if resume is not None:
             trainer.resume(resume)
     except (ValueError, FileNotFoundError) as exc:
@@ -157,6 +185,13 @@ def main(
             summary = trainer.train(progress=report)
     click.echo(json.dumps(summary, indent=2))
     click.echo(f"saved {out_dir / 'latest.pt'} (resumable) and {out_dir / 'ema_weights.pt'}", err=True)
+    if state_dir is not None:
+        files_written = sorted(state_dir.iterdir())
+        total = sum(f.stat().st_size for f in files_written)
+        click.echo(
+            f"saved the resumable state to {state_dir}/: {len(files_written)} files, {total / 2**20:.1f} MiB",
+            err=True,
+        )
 
 
 if __name__ == "__main__":

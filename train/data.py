@@ -17,6 +17,8 @@ import numpy as np
 
 from trm_sdk.tasks.sudoku import augment, codec, datasets, generate
 
+from .feed import ChunkFeed
+
 log = logging.getLogger("trm_sdk.train")
 
 # Each stage: source name -> weight. "gen:A-B" generates unique puzzles with A..B blanks, "gen:minimal"
@@ -43,7 +45,10 @@ class StreamConfig:
     refresh: float = 0.25  # fraction of each draw replaced by newly generated puzzles
     advance_at: float = 0.9  # exact accuracy over the recent window that moves the curriculum on
     advance_window: int = 2000  # finished puzzles that window covers
+    stage_puzzles: int = 0  # finished puzzles after which a stage ends whatever the accuracy (0: never)
     files: tuple[str, ...] = ()
+    workers: int = 0  # processes generating puzzles ahead (0: generate in this process when needed)
+    chunk_size: int = 64  # generated puzzles per unit of work; part of what fixes the puzzle sequence
 
 
 Pair = tuple[np.ndarray, np.ndarray]  # (puzzles, answers) in the task's canonical arrays
@@ -54,7 +59,8 @@ class CurriculumStream(ABC):
 
     Written once for every task: a task's stream names its curricula and says how to generate one
     source's puzzles, read its training files, augment and encode. Generating is the slow part, so each
-    source keeps a pool and only a ``refresh`` fraction of every draw is new.
+    source keeps a pool and only a ``refresh`` fraction of every draw is new, and the new puzzles come
+    from a :class:`~trm_sdk.train.feed.ChunkFeed` that worker processes fill ahead of time.
     """
 
     curricula: ClassVar[dict[str, list[dict[str, float]]]]
@@ -68,8 +74,10 @@ class CurriculumStream(ABC):
         self.stages = self.curricula[cfg.curriculum]
         self.rng = np.random.default_rng(cfg.seed)
         self.stage = 0
+        self.stage_seen = 0  # puzzles finished in this stage
         self.recent: list[float] = []  # exact-correct flags of recently finished puzzles
         self.pools: dict[str, Pair] = {}
+        self.feed = ChunkFeed(type(self).generate_pairs, cfg.seed, cfg.chunk_size, cfg.workers)
         self.files = self._load_files(cfg.files) if cfg.files else None
         if self.files is None:
             self.stages = [
@@ -83,9 +91,10 @@ class CurriculumStream(ABC):
     def _load_files(self, paths: tuple[str, ...]) -> Pair | None:
         """The training files' pairs; refuses evaluation-only files."""
 
+    @staticmethod
     @abstractmethod
-    def _generate(self, source: str, count: int) -> Pair:
-        """``count`` fresh pairs from a generated source ("gen:...")."""
+    def generate_pairs(rng: np.random.Generator, source: str, count: int) -> Pair:
+        """``count`` fresh pairs from a generated source ("gen:..."); runs in worker processes."""
 
     @abstractmethod
     def _augment_and_encode(self, puzzles: np.ndarray, answers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -106,9 +115,12 @@ class CurriculumStream(ABC):
             return self.files[0][idx], self.files[1][idx]
         pool = self.pools.get(source)
         if pool is None:
-            pool = self.pools[source] = self._generate(source, min(self.cfg.pool_size, max(count, 64)))
+            pool = self.pools[source] = self.feed.take(source, min(self.cfg.pool_size, max(count, 64)))
         fresh = min(count, math.ceil(count * self.cfg.refresh))
-        new_p, new_s = self._generate(source, fresh)
+        if fresh == 0:
+            idx = self.rng.integers(0, len(pool[0]), count)
+            return pool[0][idx], pool[1][idx]
+        new_p, new_s = self.feed.take(source, fresh)
         if len(pool[0]) < self.cfg.pool_size:
             pool = self.pools[source] = (np.concatenate([pool[0], new_p]), np.concatenate([pool[1], new_s]))
         else:
@@ -138,12 +150,18 @@ class CurriculumStream(ABC):
         """Feed back which finished puzzles were solved exactly; returns True when the stage advanced."""
         self.recent.extend(float(v) for v in exact)
         del self.recent[: max(0, len(self.recent) - self.cfg.advance_window)]
+        self.stage_seen += len(exact)
         full = len(self.recent) >= self.cfg.advance_window
-        if full and self.stage + 1 < len(self.stages) and np.mean(self.recent) >= self.cfg.advance_at:
+        learned = full and np.mean(self.recent) >= self.cfg.advance_at
+        # A short GPU window cannot wait for a stage that is learned slowly: a cap moves on regardless.
+        spent = 0 < self.cfg.stage_puzzles <= self.stage_seen
+        if (learned or spent) and self.stage + 1 < len(self.stages):
             self.stage += 1
+            self.stage_seen = 0
             self.recent.clear()
             # Pools of sources the new stage no longer draws from would only bloat the checkpoint.
             self.pools = {k: v for k, v in self.pools.items() if k in self.stages[self.stage]}
+            self.feed.forget(set(self.stages[self.stage]))
             return True
         return False
 
@@ -158,15 +176,24 @@ class CurriculumStream(ABC):
         return {
             "rng": self.rng.bit_generator.state,
             "stage": self.stage,
+            "stage_seen": self.stage_seen,
             "recent": list(self.recent),
             "pools": self._pools_state(),
+            "feed": self.feed.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.rng.bit_generator.state = state["rng"]
         self.stage = min(int(state["stage"]), len(self.stages) - 1)
+        self.stage_seen = int(state.get("stage_seen", 0))
         self.recent = list(state["recent"])
         self.pools = self._pools_from_state(state["pools"])
+        if "feed" in state:  # absent from checkpoints made before the feed: start its chunks afresh
+            self.feed.load_state_dict(state["feed"])
+
+    def close(self) -> None:
+        """Stop the generating workers; the stream can still be drawn from (in this process)."""
+        self.feed.close()
 
 
 def training_file(path: str, task_datasets: Any) -> Any:
@@ -199,15 +226,16 @@ class SudokuStream(CurriculumStream):
             solutions.append(kept.solutions)
         return np.concatenate(puzzles), np.concatenate(solutions)
 
-    def _generate(self, source: str, count: int) -> Pair:
+    @staticmethod
+    def generate_pairs(rng: np.random.Generator, source: str, count: int) -> Pair:
         out_p = np.empty((count, 9, 9), np.int8)
         out_s = np.empty((count, 9, 9), np.int8)
         for i in range(count):
             if source == "gen:minimal":
-                p, s = generate.make_puzzle(self.rng, minimal=True)
+                p, s = generate.make_puzzle(rng, minimal=True)
             else:
                 lo, hi = (int(v) for v in source[4:].split("-"))
-                p, s = generate.make_puzzle(self.rng, blanks=int(self.rng.integers(lo, hi + 1)))
+                p, s = generate.make_puzzle(rng, blanks=int(rng.integers(lo, hi + 1)))
             out_p[i], out_s[i] = p, s
         return out_p, out_s
 
