@@ -76,3 +76,21 @@ def test_stream_with_workers_draws_what_the_stream_without_them_draws() -> None:
             assert np.array_equal(alone.next_batch(n)[0], helped.next_batch(n)[0])
     finally:
         helped.close()
+
+
+def test_failing_workers_cost_speed_not_puzzles() -> None:
+    from concurrent.futures import Future
+
+    class BrokenPool:
+        def submit(self, *args, **kwargs):
+            future: Future = Future()
+            future.set_exception(RuntimeError("A process in the process pool was terminated abruptly"))
+            return future
+
+        def shutdown(self, **kwargs) -> None:
+            pass
+
+    feed = _feed(workers=2)
+    feed._executor = BrokenPool()  # type: ignore[assignment]
+    assert np.array_equal(feed.take("gen:8-30", 12)[0], _feed().take("gen:8-30", 12)[0])
+    assert feed.workers == 0

@@ -74,19 +74,33 @@ class ChunkFeed:
 
     def _request(self, source: str, index: int) -> None:
         key = (source, index)
-        if key in self._ready:
-            return
-        if self.workers:
+        if key in self._ready or not self.workers:
+            return  # without workers a chunk is made on demand in _chunk
+        try:
             self._ready[key] = self._pool().submit(
                 make_chunk, self.generate, self.seed, source, index, self.chunk_size
             )
-        # workers=0: made on demand in _chunk
+        except Exception as exc:  # no processes to be had here (limits, no /dev/shm): go on without them
+            self._without_workers(exc)
 
     def _chunk(self, source: str, index: int) -> Pair:
         item = self._ready.pop((source, index), None)
-        if item is None:
-            return make_chunk(self.generate, self.seed, source, index, self.chunk_size)
-        return item.result() if isinstance(item, Future) else item
+        if isinstance(item, Future):
+            try:
+                return item.result()
+            except Exception as exc:  # a worker died (killed, out of memory): make the chunk here
+                self._without_workers(exc)
+        elif item is not None:
+            return item
+        return make_chunk(self.generate, self.seed, source, index, self.chunk_size)
+
+    def _without_workers(self, exc: BaseException) -> None:
+        # The chunks are the same wherever they are made, so the run loses speed, not its puzzles.
+        log.warning(
+            "puzzle workers failed (%s: %s); generating in the training process", type(exc).__name__, exc
+        )
+        self.close()
+        self.workers = 0
 
     # -- consuming -----------------------------------------------------------------------------------------
 
