@@ -88,3 +88,36 @@ def test_gpu_window_trains_scores_saves_the_split_state_and_resumes_from_it(tmp_
     assert again.returncode == 0, again.stderr
     resumed = json.loads((tmp_path / "out2" / "summary.json").read_text())
     assert resumed["summary"]["steps"] > steps and resumed["resumed_from"] == str(out / "state")
+
+
+def _manifest_with(path: Path, sets: dict[str, tuple[int, float]]) -> Path:
+    path.mkdir()
+    evaluation = {
+        name: {"puzzles": n, "exact_halting": acc, "exact_all_steps": acc, "mean_steps": 3.0}
+        for name, (n, acc) in sets.items()
+    }
+    (path / "manifest.json").write_text(json.dumps({"evaluation": {"sets": evaluation}}))
+    return path
+
+
+def test_compare_models_replaces_only_when_hard_sets_gain_and_easy_ones_hold(tmp_path: Path) -> None:
+    def verdict(old: dict, new: dict) -> tuple[int, str]:
+        a = _manifest_with(tmp_path / f"old{len(list(tmp_path.iterdir()))}", old)
+        b = _manifest_with(tmp_path / f"new{len(list(tmp_path.iterdir()))}", new)
+        out = subprocess.run(
+            [sys.executable, str(SCRIPTS / "compare_models.py"), str(a), str(b)],
+            capture_output=True,
+            text=True,
+        )
+        return out.returncode, out.stdout
+
+    old = {"kaggle/first1000": (1000, 0.99), "tdoku/magictour": (1000, 0.05), "norvig/hardest": (10, 0.5)}
+    # Pooled: the 10-puzzle set falling from 5 to 0 solved does not outweigh 40 more on magictour.
+    rc, text = verdict(old, {**old, "tdoku/magictour": (1000, 0.09), "norvig/hardest": (10, 0.0)})
+    assert rc == 0 and "verdict: replace" in text and "5.45% -> 8.91%" in text
+    rc, text = verdict(old, {**old, "tdoku/magictour": (1000, 0.2), "kaggle/first1000": (1000, 0.97)})
+    assert rc == 1 and "easy sets lost: kaggle/first1000" in text
+    rc, text = verdict(old, old)
+    assert rc == 1 and "verdict: keep" in text
+    rc, text = verdict(old, {"tdoku/magictour": (500, 0.5)})
+    assert rc == 2 and "not comparable" in text
