@@ -293,3 +293,48 @@ def test_a_stage_cap_moves_the_curriculum_on_without_the_accuracy() -> None:
     assert again.report(np.zeros(4)) and again.stage == 1
     never = SudokuStream(StreamConfig(seed=3, pool_size=16, advance_window=100))
     assert not never.report(np.zeros(500)) and never.stage == 0
+
+
+def test_init_from_starts_at_an_exported_models_weights_with_fresh_moments(
+    tmp_path: Path, tiny_model_dir: Path, maze_model: Path
+) -> None:
+    from trm_sdk.manifest import load_manifest
+
+    manifest = load_manifest(tiny_model_dir)
+    shipped = np.load(tiny_model_dir / "weights.npz")
+    trainer = Trainer(TRMConfig.from_dict(manifest.model), _cfg(max_steps=2), tmp_path)
+    trainer.init_from(tiny_model_dir)
+    for name, value in trainer.model.state_dict().items():
+        np.testing.assert_array_equal(value.numpy(), shipped[name].astype(np.float32), err_msg=name)
+        np.testing.assert_array_equal(trainer.ema[name].numpy(), shipped[name].astype(np.float32))
+    assert trainer.step == 0 and not trainer.optimizer.state  # no moments until the first step
+    trainer.train()
+    info = checkpoint.load(tmp_path / "latest.pt")["info"]
+    assert info["init_from"]["weights_sha256"] == manifest.files["weights"]["sha256"]
+
+    other = Trainer(TINY, _cfg(), tmp_path / "other")
+    with pytest.raises(ValueError, match="network differs"):
+        other.init_from(tiny_model_dir)
+    with pytest.raises(ValueError, match="is a maze model"):
+        other.init_from(maze_model)
+
+
+def test_trm_train_cli_init_from_takes_the_network_from_the_manifest(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from trm_sdk.train.cli import main
+
+    out = tmp_path / "run"
+    args = ["--out", str(out), "--device", "cpu", "-q", "--init-from", str(tiny_model_dir)]
+    ok = CliRunner().invoke(main, [*args, "--steps", "1", "--set", "batch_size=4", "--set", "eval_every=0"])
+    assert ok.exit_code == 0, ok.output
+    body = checkpoint.load(out / "latest.pt")
+    assert body["model_config"]["hidden"] == 16 and body["step"] == 1
+    clash = CliRunner().invoke(main, [*args, "--steps", "1", "--set", "hidden=32"])
+    assert clash.exit_code != 0 and "manifest" in clash.output
+    both = CliRunner().invoke(main, [*args, "--steps", "1", "--resume", str(out / "latest.pt")])
+    assert both.exit_code != 0 and "exclude each other" in both.output
+    not_a_model = CliRunner().invoke(main, ["--init-from", str(tmp_path), "--steps", "1"])
+    assert not_a_model.exit_code != 0 and "no manifest.json" in not_a_model.output

@@ -12,6 +12,8 @@ from typing import Any
 import click
 
 from trm_sdk import __version__
+from trm_sdk.errors import TRMError
+from trm_sdk.manifest import load_manifest
 
 from . import checkpoint, maze_data
 from .model import TRMConfig
@@ -68,6 +70,13 @@ def _parse_overrides(pairs: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, 
     help="Continue from this checkpoint (a file, or a --save-state folder): weights, EMA, optimizer "
     "moments, step, schedule, data position.",
 )
+@click.option(
+    "--init-from",
+    "init_from",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Start from an exported model folder's weights (its network settings, fresh optimizer moments, "
+    "step 0). For continuing a shipped model whose resumable state is gone; --resume is exact.",
+)
 @click.option("--minutes", type=float, default=0.0, help="Wall-clock budget; saves before it runs out.")
 @click.option("--steps", type=int, default=0, help="Stop at this total optimizer step (0: no limit).")
 @click.option(
@@ -111,6 +120,7 @@ def main(
     task: str,
     out_dir: Path | None,
     resume: Path | None,
+    init_from: Path | None,
     minutes: float,
     steps: int,
     files: tuple[str, ...],
@@ -126,6 +136,8 @@ def main(
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s")
     model_over, train_over = _parse_overrides(overrides)
     out_dir = out_dir or Path("runs") / task
+    if resume is not None and init_from is not None:
+        raise click.UsageError("--resume and --init-from exclude each other: resume continues a run exactly")
     try:
         if resume is not None:
             body = checkpoint.load(resume)
@@ -133,6 +145,11 @@ def main(
                 raise click.UsageError("model settings cannot change on --resume")
             model_cfg = TRMConfig.from_dict(body["model_config"])
             train_values = {**body["train_config"], **train_over}
+        elif init_from is not None:
+            if model_over:
+                raise click.UsageError("model settings come from the --init-from model's manifest")
+            model_cfg = TRMConfig.from_dict(load_manifest(init_from).model)
+            train_values = dict(train_over)
         else:
             defaults = maze_data.MODEL_DEFAULTS if task == "maze" else {}
             model_cfg = TRMConfig.from_dict({**defaults, **model_over})
@@ -152,7 +169,9 @@ def main(
         trainer = Trainer(model_cfg, cfg, out_dir, state_dir=state_dir)
         if resume is not None:
             trainer.resume(resume)
-    except (ValueError, FileNotFoundError) as exc:
+        if init_from is not None:
+            trainer.init_from(init_from)
+    except (ValueError, FileNotFoundError, TRMError) as exc:
         raise click.ClickException(str(exc)) from exc
 
     click.echo(

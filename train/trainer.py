@@ -155,6 +155,7 @@ class Trainer:
         self.step = 0
         self.elapsed_s = 0.0  # training time over all windows, for the record
         self.history: list[dict[str, Any]] = []
+        self.init_source: dict[str, Any] | None = None  # the exported model a fresh run started from
         self.eval_set = self._eval_set()
 
     # -- state ---------------------------------------------------------------------------------------------
@@ -179,6 +180,7 @@ class Trainer:
             "hardware": _hardware(self.device),
             "history": self.history[-200:],
             "curriculum_stage": self.stream.describe(),
+            **({"init_from": self.init_source} if self.init_source else {}),
             **(info or {}),
         }
         saved = checkpoint.save(
@@ -222,6 +224,30 @@ class Trainer:
         self.history = list(body["info"].get("history", []))
         if body["data_state"] is not None:
             self.stream.load_state_dict(body["data_state"])
+
+    def init_from(self, model_dir: str | Path) -> None:
+        """Start from an exported model's weights (``weights.npz``) with fresh optimizer moments.
+
+        For when a shipped model is worth improving but its resumable state is gone: weights and EMA
+        begin at the shipped network, while step, schedule (warm-up included, which fresh moments
+        need) and curriculum start from zero. ``resume`` is the exact continuation; this is not.
+        """
+        from trm_sdk.backends.cuda import load_network
+        from trm_sdk.manifest import load_manifest
+
+        manifest = load_manifest(model_dir)  # ModelError (a ValueError) on a bad folder
+        if manifest.task != self.cfg.task:
+            raise ValueError(f"{model_dir} is a {manifest.task} model; this run trains {self.cfg.task}")
+        if TRMConfig.from_dict(manifest.model) != self.model.cfg:
+            raise ValueError(f"{model_dir}'s network differs from this run's; start without model overrides")
+        network = load_network(manifest, torch.device("cpu"), torch.float32)
+        self.model.load_state_dict(network.state_dict())
+        self.ema = {k: v.detach().clone().float() for k, v in self.model.state_dict().items()}
+        self.init_source = {
+            "model": str(manifest.directory),
+            "weights_sha256": manifest.files["weights"]["sha256"],
+            "source_step": manifest.raw.get("training", {}).get("step"),
+        }
 
     # -- the loop ------------------------------------------------------------------------------------------
 
