@@ -143,12 +143,16 @@ def _verify_sets(
                 data = datasets.load(path, limit=n)
             except (OSError, ValueError) as exc:
                 raise ExportError(f"cannot read --verify-data {path}: {exc}") from exc
-            solutions = getattr(data, "solutions", None)
-            targets = None if solutions is None else codec.encode(np.asarray(solutions).reshape(-1, 9, 9))
+            file_solutions = getattr(data, "solutions", None)
+            file_targets = (
+                None if file_solutions is None else codec.encode(np.asarray(file_solutions).reshape(-1, 9, 9))
+            )
             name = str(getattr(data, "name", None) or Path(path).name)
             while name in {s.name for s in sets}:  # two files with one stem stay apart in the report
                 name += "'"
-            sets.append(VerifySet(name, codec.encode(np.asarray(data.puzzles).reshape(-1, 9, 9)), targets))
+            sets.append(
+                VerifySet(name, codec.encode(np.asarray(data.puzzles).reshape(-1, 9, 9)), file_targets)
+            )
     return sets
 
 

@@ -113,7 +113,9 @@ class UnrolledGraph(nn.Module):
         m = self.model
         y, z = m.initial_state(tokens.shape[0])
         halted = torch.zeros_like(tokens[:, 0], dtype=torch.bool)  # (B,)
-        logits = q = steps = None
+        logits: Any = None  # set at step 1, before any use
+        q: Any = None
+        steps: Any = None
         for k in range(1, m.cfg.N_sup + 1):
             y_new, z_new, logits_new, q_new = m(tokens, y, z)
             if k == 1:  # every puzzle is still running
@@ -268,7 +270,7 @@ def _trace(
         torch.onnx.export(
             module.eval(),
             args,
-            buffer,
+            buffer,  # type: ignore[arg-type]  # the stub names paths only; a file object is documented too
             dynamo=False,
             opset_version=opset,
             input_names=list(inputs),

@@ -324,7 +324,7 @@ def check_parity(
         result["fp16_rounding"] = _rounding_effect(
             unrounded, model, tokens, ref, threshold, answer, batch, say
         )
-    solved = {}
+    solved: dict[str, dict[str, int]] = {}
     offset = 0
     for s in sets:
         if s.targets is not None:

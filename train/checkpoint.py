@@ -76,7 +76,9 @@ def save(
         "ema": clean_state_dict(ema, torch.float16 if compact else None),
         "optimizer": None
         if optimizer is None
-        else (_compact_optimizer(optimizer.state_dict(), dtype) if compact else optimizer.state_dict()),
+        else (
+            _compact_optimizer(optimizer.state_dict(), torch.bfloat16) if compact else optimizer.state_dict()
+        ),
         "step": step,
         "train_config": train_config,
         "data_state": data_state,

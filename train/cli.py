@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 from dataclasses import fields
 from pathlib import Path
@@ -45,6 +46,10 @@ def _parse_overrides(pairs: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, 
                 param_hint="--set",
             )
     return model, train
+
+
+def _show(text: str | None) -> str | None:
+    return text
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -187,9 +192,9 @@ def main(
         with click.progressbar(
             length=length,
             label="training",
-            file=click.get_text_stream("stderr"),
+            file=sys.stderr,
             show_pos=bool(steps),
-            item_show_func=lambda s: s,
+            item_show_func=_show,
         ) as bar:
 
             def report(step: int, stats: dict[str, Any]) -> None:

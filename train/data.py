@@ -211,7 +211,8 @@ class SudokuStream(CurriculumStream):
     without_files = "gen:minimal"
 
     def _load_files(self, paths: tuple[str, ...]) -> Pair | None:
-        puzzles, solutions = [], []
+        puzzles: list[np.ndarray] = []
+        solutions: list[np.ndarray] = []
         held_out = _eval_sets_near([Path(p) for p in paths])
         for path in paths:
             data = training_file(path, datasets)
@@ -222,6 +223,7 @@ class SudokuStream(CurriculumStream):
                 log.info(
                     "%s: dropped %d puzzles that are in evaluation-only sets", path, len(data) - len(kept)
                 )
+            assert kept.solutions is not None  # training_file refused unlabelled files
             puzzles.append(kept.puzzles)
             solutions.append(kept.solutions)
         return np.concatenate(puzzles), np.concatenate(solutions)

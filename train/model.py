@@ -71,6 +71,9 @@ def apply_rope(t: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
 class Attention(nn.Module):
     """TRM-Att's token mixer: non-causal multi-head self-attention with rotary position embeddings."""
 
+    cos: torch.Tensor  # buffers, declared for the type checker
+    sin: torch.Tensor
+
     def __init__(self, hidden: int, n_heads: int, length: int, theta: float) -> None:
         super().__init__()
         if hidden % n_heads:
@@ -171,6 +174,9 @@ class TRMConfig:
 
 
 class TRM(nn.Module):
+    y_init: torch.Tensor  # buffers, declared for the type checker
+    z_init: torch.Tensor
+
     def __init__(self, cfg: TRMConfig) -> None:
         super().__init__()
         self.cfg = cfg
