@@ -295,6 +295,18 @@ def test_a_stage_cap_moves_the_curriculum_on_without_the_accuracy() -> None:
     assert not never.report(np.zeros(500)) and never.stage == 0
 
 
+def test_the_hardest_stage_still_replays_easy_puzzles() -> None:
+    """A run that spent an hour on minimal puzzles alone forgot 10-blank ones (100% -> 79%)."""
+    from trm_sdk.tasks.sudoku import codec
+
+    stream = SudokuStream(StreamConfig(seed=5, pool_size=64, refresh=1.0))
+    stream.stage = len(stream.stages) - 1
+    questions, _ = stream.next_batch(64)
+    blanks = (questions == codec.BLANK).sum(-1)
+    assert (blanks <= 40).sum() >= 3  # about 15 of 64 expected with replay; 0 without (minimal: 55+)
+    assert blanks.max() >= 55
+
+
 def test_init_from_starts_at_an_exported_models_weights_with_fresh_moments(
     tmp_path: Path, tiny_model_dir: Path, maze_model: Path
 ) -> None:
