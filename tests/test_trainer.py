@@ -323,6 +323,11 @@ def test_init_from_starts_at_an_exported_models_weights_with_fresh_moments(
     trainer.train()
     info = checkpoint.load(tmp_path / "latest.pt")["info"]
     assert info["init_from"]["weights_sha256"] == manifest.files["weights"]["sha256"]
+    resumed = Trainer(TRMConfig.from_dict(manifest.model), _cfg(max_steps=3), tmp_path / "resumed")
+    resumed.resume(tmp_path / "latest.pt")
+    resumed.train()
+    again = checkpoint.load(tmp_path / "resumed" / "latest.pt")["info"]
+    assert again["init_from"] == info["init_from"]
 
     other = Trainer(TINY, _cfg(), tmp_path / "other")
     with pytest.raises(ValueError, match="network differs"):

@@ -222,6 +222,7 @@ class Trainer:
         self.step = int(body["step"])
         self.elapsed_s = float(body["info"].get("elapsed_s", 0.0))
         self.history = list(body["info"].get("history", []))
+        self.init_source = body["info"].get("init_from")  # a run begun with --init-from keeps saying so
         if body["data_state"] is not None:
             self.stream.load_state_dict(body["data_state"])
 
