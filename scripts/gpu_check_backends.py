@@ -21,6 +21,10 @@ from typing import Any
 import numpy as np
 
 START = time.perf_counter()
+# The GPU machine runs the checkout as it is, with no install: the repository root must be importable.
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 
 def elapsed() -> float:
@@ -54,9 +58,10 @@ def agreement(manifest: Any, tokens: np.ndarray, device: str, precisions: list[s
     from trm_sdk.backends.cuda import CUDABackend
 
     batch = 256
+    threshold = float(manifest.halting["threshold"])  # the model's calibrated one, as Solver uses
     t = time.perf_counter()
     ref = [
-        recursion.run(CPUBackend(manifest), tokens[i : i + batch], 16, 0.5)
+        recursion.run(CPUBackend(manifest), tokens[i : i + batch], 16, threshold)
         for i in range(0, len(tokens), batch)
     ]
     ref_steps = np.concatenate([r.steps for r in ref])
@@ -66,7 +71,9 @@ def agreement(manifest: Any, tokens: np.ndarray, device: str, precisions: list[s
     for precision in precisions:
         t = time.perf_counter()
         backend = CUDABackend(manifest, device=device, precision=precision)
-        got = [recursion.run(backend, tokens[i : i + batch], 16, 0.5) for i in range(0, len(tokens), batch)]
+        got = [
+            recursion.run(backend, tokens[i : i + batch], 16, threshold) for i in range(0, len(tokens), batch)
+        ]
         steps = np.concatenate([r.steps for r in got])
         answer = np.concatenate([r.logits.argmax(-1) for r in got])
         same_answer = (answer == ref_answer).all(-1)
@@ -102,6 +109,7 @@ def speed(
     from trm_sdk.backends.cuda import CUDABackend, load_network
 
     on_gpu = device.startswith("cuda")
+    threshold = float(manifest.halting["threshold"])
     sync = torch.cuda.synchronize if on_gpu else (lambda: None)
     eager = load_network(manifest, torch.device(device), torch.float32)
     backend = CUDABackend(manifest, device=device)  # the default precision, graphs on a GPU
@@ -124,7 +132,7 @@ def speed(
         row: dict[str, Any] = {"batch": B}
         row["eager_16_steps_s"] = timed(lambda t=t: eager_steps(t, 16), sync, reps)
         row["backend_16_steps_s"] = timed(lambda c=chunk: recursion.run(backend, c, 16, 1.0), sync, reps)
-        row["backend_halting_s"] = timed(lambda c=chunk: recursion.run(backend, c, 16, 0.5), sync, reps)
+        row["backend_halting_s"] = timed(lambda c=chunk: recursion.run(backend, c, 16, threshold), sync, reps)
         row["eager_puzzles_per_s"] = B / row["eager_16_steps_s"]
         row["backend_puzzles_per_s"] = B / row["backend_16_steps_s"]
         row["backend_halting_puzzles_per_s"] = B / row["backend_halting_s"]
@@ -179,14 +187,15 @@ def main() -> int:
     }
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
 
-    print("\nagreement with the CPU backend (threshold 0.5, up to 16 steps)")
+    threshold = manifest.halting["threshold"]
+    print(f"\nagreement with the CPU backend (threshold {threshold}, up to 16 steps)")
     print(f"{'precision':10s} {'puzzles':>8s} {'answer':>8s} {'halt step':>10s} {'both':>8s}")
     for p, r in agree.items():
         print(
             f"{p:10s} {r['puzzles']:8d} {r['same_answer']:8.2%} {r['same_halting_step']:10.2%} "
             f"{r['same_both']:8.2%}"
         )
-    print("\nspeed, 16 fixed steps (puzzles/s) and halting (threshold 0.5)")
+    print(f"\nspeed, 16 fixed steps (puzzles/s) and halting (threshold {threshold})")
     print(f"{'batch':>6s} {'eager':>10s} {'backend':>10s} {'x eager':>8s} {'halting':>10s} {'ms/batch':>9s}")
     for B, r in fast.items():
         print(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -121,3 +122,21 @@ def test_compare_models_replaces_only_when_hard_sets_gain_and_easy_ones_hold(tmp
     assert rc == 1 and "verdict: keep" in text
     rc, text = verdict(old, {"tdoku/magictour": (500, 0.5)})
     assert rc == 2 and "not comparable" in text
+
+
+def test_gpu_check_backends_runs_from_a_bare_checkout(tmp_path: Path) -> None:
+    """The GPU machine has no install: the script must import the checkout it sits in, not a copy on the
+    path. A decoy ``trm_sdk`` ahead of site-packages fails the run if the script ever reaches it."""
+    pytest.importorskip("torch")
+    decoy = tmp_path / "decoy" / "trm_sdk"
+    decoy.mkdir(parents=True)
+    (decoy / "__init__.py").write_text("raise ImportError('the decoy trm_sdk was imported')\n")
+    out = tmp_path / "out"
+    cmd = [sys.executable, str(SCRIPTS / "gpu_check_backends.py"), "--out", str(out), "--device", "cpu"]
+    env = {**os.environ, "PYTHONPATH": str(decoy.parent)}
+    run = subprocess.run([*cmd, "--quick"], capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stderr[-2000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["agreement"]["fp32"]["same_answer"] >= 0.9  # fp32 on the CPU: the same network
+    threshold = json.loads((SCRIPTS.parent / "models" / "sudoku" / "manifest.json").read_text())["halting"]
+    assert f"threshold {threshold['threshold']}" in run.stdout  # the model's calibrated threshold
