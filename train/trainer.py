@@ -126,7 +126,7 @@ class Trainer:
         self.device = resolve_device(cfg.device)
         torch.manual_seed(cfg.seed)
         self.model = TRM(model_cfg).to(self.device)
-        self.ema = {k: v.detach().clone().float() for k, v in self.model.state_dict().items()}
+        self.ema = self._fresh_ema()
         decay: list[torch.nn.Parameter] = []
         no_decay: list[torch.nn.Parameter] = []
         for name, p in self.model.named_parameters():
@@ -226,6 +226,10 @@ class Trainer:
         if body["data_state"] is not None:
             self.stream.load_state_dict(body["data_state"])
 
+    def _fresh_ema(self) -> dict[str, torch.Tensor]:
+        """An fp32 EMA that starts at the model's current weights."""
+        return {k: v.detach().clone().float() for k, v in self.model.state_dict().items()}
+
     def init_from(self, model_dir: str | Path) -> None:
         """Start from an exported model's weights (``weights.npz``) with fresh optimizer moments.
 
@@ -236,14 +240,14 @@ class Trainer:
         from trm_sdk.backends.cuda import load_network
         from trm_sdk.manifest import load_manifest
 
-        manifest = load_manifest(model_dir)  # ModelError (a ValueError) on a bad folder
+        manifest = load_manifest(model_dir)  # ModelError on a folder that is not an exported model
         if manifest.task != self.cfg.task:
             raise ValueError(f"{model_dir} is a {manifest.task} model; this run trains {self.cfg.task}")
         if TRMConfig.from_dict(manifest.model) != self.model.cfg:
             raise ValueError(f"{model_dir}'s network differs from this run's; start without model overrides")
         network = load_network(manifest, torch.device("cpu"), torch.float32)
         self.model.load_state_dict(network.state_dict())
-        self.ema = {k: v.detach().clone().float() for k, v in self.model.state_dict().items()}
+        self.ema = self._fresh_ema()
         self.init_source = {
             "model": str(manifest.directory),
             "weights_sha256": manifest.files["weights"]["sha256"],
