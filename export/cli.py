@@ -1,5 +1,10 @@
 """``trm-export``: turn a training checkpoint into the model directory the runtime ships. A thin command:
-the work, and every check, is in :func:`trm_sdk.export.export_onnx`."""
+the work, and every check, is in :func:`trm_sdk.export.export_onnx`.
+
+PyTorch and onnx (the ``export`` extra) are imported when an export starts, not here: ``trm-export
+--help`` works in an install that has only the runtime, and an export there fails with the line that
+names the fix.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,19 @@ from typing import Any
 import click
 
 from trm_sdk.errors import TRMError
+from trm_sdk.tasks import TASKS
 
-from .exporter import DEFAULT_N_VERIFY, TASKS, export_onnx
-from .onnx_graphs import DEFAULT_OPSET, SUPPORTED_OPSETS
+from .defaults import DEFAULT_N_VERIFY, DEFAULT_OPSET, SUPPORTED_OPSETS
+
+NEEDS = "trm-export needs PyTorch and onnx: pip install 'trm-sdk[export]'"
+
+
+def _require_export_extra() -> None:
+    try:
+        import onnx  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError as exc:
+        raise click.ClickException(NEEDS) from exc
 
 
 def _size(n: int) -> str:
@@ -70,7 +85,7 @@ def _export_tensorrt(task: str, model_dir: Path | None, out: Path, precision: st
     names and sidecar as the runtime's cache, so ``TRM_SDK_CACHE=OUT`` makes a Solver use it."""
     from trm_sdk.backends.tensorrt import TensorRTBackend
     from trm_sdk.manifest import load_manifest
-    from trm_sdk.models import model_dir as shipped
+    from trm_sdk.shipped import model_dir as shipped
 
     reason = TensorRTBackend.availability()
     if reason:
@@ -94,7 +109,7 @@ def _export_tensorrt(task: str, model_dir: Path | None, out: Path, precision: st
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="trm-sdk", prog_name="trm-export")
 @click.option(
-    "--task", type=click.Choice(TASKS), default="sudoku", show_default=True, help="The puzzle task."
+    "--task", type=click.Choice(TASKS), default=TASKS[0], show_default=True, help="The puzzle task."
 )
 @click.option(
     "--checkpoint",
@@ -181,13 +196,18 @@ def main(
 
     Writes step.onnx (one supervision step), unrolled.onnx (all steps with halting) and manifest.json
     (checksums, encoding, parity results) into --out. Fails, without writing the manifest, if ONNX
-    Runtime's answers differ from PyTorch's beyond rounding.
+    Runtime's answers differ from PyTorch's beyond rounding. Needs the export extra (PyTorch, onnx).
+
+    --format tensorrt instead builds a TensorRT engine of an exported model for this machine's GPU
+    (the tensorrt extra).
     """
     if fmt == "tensorrt":
         _export_tensorrt(task, model_dir, out, precision, max_batch)
         return
     if checkpoint is None:
         raise click.UsageError("--format onnx needs --checkpoint")
+    _require_export_extra()
+    from .exporter import export_onnx
 
     def progress(message: str) -> None:
         click.echo(f"[trm-export] {message}", err=True)

@@ -22,32 +22,31 @@ from typing import Any
 import numpy as np
 import onnx
 
+from trm_sdk.errors import TRMError
 from trm_sdk.manifest import (
+    FILES,
     FORMAT_VERSION,
     MANIFEST_NAME,
+    STEP_FILE,
+    UNROLLED_FILE,
+    WEIGHTS_FILE,
     Manifest,
     load_manifest,
     sha256_file,
     write_manifest,
 )
-from trm_sdk.train.model import TRM
+from trm_sdk.network import TRM
+from trm_sdk.tasks import Task, get_task
 
 from . import onnx_graphs
-from .onnx_graphs import DEFAULT_OPSET, ExportError, io_spec, round_weights_fp16, set_metadata
+from .defaults import DEFAULT_N_VERIFY, DEFAULT_OPSET, DEFAULT_THRESHOLD
+from .onnx_graphs import ExportError, io_spec, round_weights_fp16, set_metadata
 from .parity import VerifySet, check_parity
-from .weights import WEIGHTS_FILE, check_against_graph, save_weights, state_arrays
+from .weights import check_against_graph, save_weights, state_arrays
 
-__all__ = ["DEFAULT_LEVELS", "DEFAULT_N_VERIFY", "STEP_FILE", "UNROLLED_FILE", "export_onnx"]
+__all__ = ["DEFAULT_N_VERIFY", "STEP_FILE", "UNROLLED_FILE", "export_onnx"]
 
 log = logging.getLogger("trm_sdk.export")
-
-STEP_FILE = "step.onnx"
-UNROLLED_FILE = "unrolled.onnx"
-DEFAULT_LEVELS = ("easy", "medium", "hard", "minimal")  # generator levels checked by default
-DEFAULT_N_VERIFY = 4  # puzzles per source; at hidden 512 each costs ~51 step evaluations
-DEFAULT_THRESHOLD = 0.5
-TASKS = ("sudoku", "maze")
-TASK_LEVELS = {"sudoku": DEFAULT_LEVELS, "maze": ("easy", "medium", "hard")}  # checked when levels=None
 
 Progress = bool | Callable[[str], None]
 
@@ -92,93 +91,41 @@ def _config_sha256(config: dict[str, Any]) -> str:
 # The task: its token layout and the puzzles the parity check runs on
 
 
-def _task_encoding(task: str, model: TRM) -> dict[str, Any]:
-    from trm_sdk.tasks import get_task
-
-    encoding = get_task(task).encoding()  # the runtime checks a model's manifest against exactly this
+def _task_encoding(task: Task, model: TRM) -> dict[str, Any]:
+    encoding = task.encoding()  # the runtime checks a model's manifest against exactly this
     cfg = model.cfg
     if (cfg.vocab_size, cfg.seq_len) != (encoding["vocab_size"], encoding["seq_len"]):
         raise ExportError(
-            f"the checkpoint's model has vocab_size {cfg.vocab_size} and seq_len {cfg.seq_len}; the {task} "
-            f"codec needs {encoding['vocab_size']} and {encoding['seq_len']}: "
+            f"the checkpoint's model has vocab_size {cfg.vocab_size} and seq_len {cfg.seq_len}; the "
+            f"{task.name} codec needs {encoding['vocab_size']} and {encoding['seq_len']}: "
             "was it trained for another task?"
         )
     return encoding
 
 
-def _answer_tokens(encoding: dict[str, Any]) -> slice:
-    # The codec decodes only the answer tokens, so only those compete: Sudoku's nine digits, a maze's
-    # five characters (everything but pad).
-    if "digit_offset" in encoding:
-        first = 1 + encoding["digit_offset"]
-        return slice(first, first + 9)
-    return slice(encoding["char_offset"], encoding["vocab_size"])
-
-
 def _verify_sets(
-    n: int, levels: Sequence[str], files: Sequence[str | Path], seed: int, task: str = "sudoku"
+    task: Task, n: int, levels: Sequence[str], files: Sequence[str | Path], seed: int
 ) -> list[VerifySet]:
-    if task == "maze":
-        return _maze_verify_sets(n, levels, files, seed)
-    from trm_sdk.tasks.sudoku import codec
-
+    """``n`` puzzles per source: the task's random tokens, each generator level, each file."""
     rng = np.random.default_rng(seed)
-    sets = [VerifySet("random", rng.integers(0, codec.VOCAB_SIZE, (n, codec.CELLS), dtype=np.int64))]
-    if levels:
-        from trm_sdk.tasks.sudoku import generate
-
-        for level in levels:
-            try:
-                puzzles, solutions = generate.make_batch(rng, n, level)
-            except (KeyError, ValueError) as exc:
-                raise ExportError(f"cannot generate {level!r} puzzles to verify on: {exc}") from exc
-            grids = np.asarray(puzzles).reshape(-1, 9, 9)
-            targets = codec.encode(np.asarray(solutions).reshape(-1, 9, 9))
-            sets.append(VerifySet(f"generated-{level}", codec.encode(grids), targets))
-    if files:
-        from trm_sdk.tasks.sudoku import datasets
-
-        for path in files:
-            try:
-                data = datasets.load(path, limit=n)
-            except (OSError, ValueError) as exc:
-                raise ExportError(f"cannot read --verify-data {path}: {exc}") from exc
-            file_solutions = getattr(data, "solutions", None)
-            file_targets = (
-                None if file_solutions is None else codec.encode(np.asarray(file_solutions).reshape(-1, 9, 9))
-            )
-            name = str(getattr(data, "name", None) or Path(path).name)
-            while name in {s.name for s in sets}:  # two files with one stem stay apart in the report
-                name += "'"
-            sets.append(
-                VerifySet(name, codec.encode(np.asarray(data.puzzles).reshape(-1, 9, 9)), file_targets)
-            )
-    return sets
-
-
-def _maze_verify_sets(
-    n: int, levels: Sequence[str], files: Sequence[str | Path], seed: int
-) -> list[VerifySet]:
-    from trm_sdk.tasks.maze import codec, datasets, generate
-
-    rng = np.random.default_rng(seed)
-    sets = [VerifySet("random", rng.integers(1, codec.VOCAB_SIZE, (n, codec.CELLS), dtype=np.int64))]
+    sets = [VerifySet("random", task.random_tokens(rng, n))]
     for level in levels:
         try:
-            puzzles, answers = generate.make_batch(rng, n, level)
+            pairs = [task.generate(rng, level) for _ in range(n)]
         except (KeyError, ValueError) as exc:
-            raise ExportError(f"cannot generate {level!r} mazes to verify on: {exc}") from exc
-        sets.append(VerifySet(f"generated-{level}", codec.encode(puzzles), codec.encode(answers)))
+            raise ExportError(f"cannot generate {level!r} puzzles to verify on: {exc}") from exc
+        puzzles, answers = (np.stack([pair[i] for pair in pairs]) for i in (0, 1))
+        sets.append(VerifySet(f"generated-{level}", task.encode(puzzles), task.encode(answers)))
     for path in files:
         try:
-            data = datasets.load(path, limit=n)
+            data = task.load(path, limit=n)
         except (OSError, ValueError) as exc:
             raise ExportError(f"cannot read --verify-data {path}: {exc}") from exc
-        targets = None if data.solutions is None else codec.encode(data.solutions)
-        name = data.name
-        while name in {s.name for s in sets}:
+        targets = None if data.solutions is None else task.encode(data.solutions)
+        name = data.name or Path(path).name
+        while name in {s.name for s in sets}:  # two files with one stem stay apart in the report
             name += "'"
-        sets.append(VerifySet(name, codec.encode(data.puzzles), targets))
+        sets.append(VerifySet(name, task.encode(data.puzzles), targets))
     return sets
 
 
@@ -229,22 +176,17 @@ def export_onnx(
     n_verify: int = DEFAULT_N_VERIFY,
     levels: Sequence[str] | None = None,
     opset: int = DEFAULT_OPSET,
-    unrolled: str = "compose",
     seed: int = 0,
     progress: Progress = True,
 ) -> Manifest:
     """Export a checkpoint (a path) or an in-memory ``TRM`` (with its checkpoint ``body``) to ``out_dir``.
 
     ``n_verify`` puzzles per source are checked: random tokens, each generator level in ``levels``
-    (default: every level of the task's generator), and
-    each file in ``verify_data``. ``unrolled`` is "compose" (fast, default) or "trace" (the same graph
-    traced from PyTorch; minutes at full size). ``progress`` is True (log lines on the "trm_sdk.export"
-    logger), False, or a callable taking each message. Raises ExportError if anything fails, including
-    parity; returns the written manifest.
+    (default: the task's ``export_levels``), and each file in ``verify_data``. ``progress`` is True (log
+    lines on the "trm_sdk.export" logger), False, or a callable taking each message. Raises ExportError
+    if anything fails, including parity; returns the written manifest.
     """
     say = _reporter(progress)
-    if unrolled not in ("compose", "trace"):
-        raise ExportError(f"unrolled must be 'compose' or 'trace', not {unrolled!r}")
     if n_verify < 1:
         raise ExportError(f"n_verify must be at least 1, got {n_verify}")
     if weights not in ("ema", "model"):
@@ -252,18 +194,20 @@ def export_onnx(
 
     say(f"loading {source if not isinstance(source, TRM) else 'in-memory model'}")
     model, body, source_info = _load(source, body, weights)
-    task = task or body.get("task") or "sudoku"
-    if body.get("task") not in (None, task):
-        raise ExportError(f"the checkpoint was trained for task {body['task']!r}, not {task!r}")
-    if task not in TASKS:
-        raise ExportError(f"task {task!r} cannot be exported yet; supported: {', '.join(TASKS)}")
+    task_name = task or body.get("task") or "sudoku"  # checkpoints older than the maze task name none
+    if body.get("task") not in (None, task_name):
+        raise ExportError(f"the checkpoint was trained for task {body['task']!r}, not {task_name!r}")
+    try:
+        the_task = get_task(task_name)
+    except TRMError as exc:
+        raise ExportError(f"cannot export: {exc}") from exc
     cfg = model.cfg
-    encoding = _task_encoding(task, model)
+    encoding = _task_encoding(the_task, model)
     model = copy.deepcopy(model).float().eval()  # the caller's model stays as it was
     rounded = round_weights_fp16(model)
-    levels = TASK_LEVELS[task] if levels is None else levels
+    levels = the_task.export_levels if levels is None else levels
     # Before the slow part: a bad file fails fast.
-    sets = _verify_sets(n_verify, levels, verify_data, seed, task)
+    sets = _verify_sets(the_task, n_verify, levels, verify_data, seed)
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -271,7 +215,7 @@ def export_onnx(
     config = cfg.to_dict()
     version = _package_version()
     meta = {
-        "task": task,
+        "task": task_name,
         "model_config": json.dumps(config, sort_keys=True),
         "model_config_sha256": _config_sha256(config),
         "manifest_format": str(FORMAT_VERSION),
@@ -286,17 +230,14 @@ def export_onnx(
     onnx.save(step, out / STEP_FILE)
     stats["step"] = _graph_stats(step, out / STEP_FILE, time.perf_counter() - start)
 
-    say(f"building {UNROLLED_FILE} ({unrolled}, {cfg.N_sup} supervision steps)")
+    say(f"composing {UNROLLED_FILE} ({cfg.N_sup} supervision steps)")
     start = time.perf_counter()
-    if unrolled == "compose":
-        graph = onnx_graphs.compose_unrolled_graph(step, cfg)
-    else:
-        graph = onnx_graphs.trace_unrolled_graph(rounded, opset)
+    graph = onnx_graphs.compose_unrolled_graph(step, cfg)
     set_metadata(graph, {**meta, "graph": "unrolled"})
     onnx.save(graph, out / UNROLLED_FILE)
     stats["unrolled"] = {
         **_graph_stats(graph, out / UNROLLED_FILE, time.perf_counter() - start),
-        "method": unrolled,
+        "method": "compose",
     }
 
     say(f"checking parity on {sum(len(s.tokens) for s in sets)} puzzles ({', '.join(s.name for s in sets)})")
@@ -308,7 +249,7 @@ def export_onnx(
             sets,
             unrounded=model,
             threshold=DEFAULT_THRESHOLD,
-            answer_tokens=_answer_tokens(encoding),
+            answer_tokens=the_task.answer_tokens,
             log=say,
         )
     except ExportError as exc:
@@ -325,12 +266,12 @@ def export_onnx(
     info = _jsonable(dict(body.get("info") or {}))
     evaluation = info.pop("evaluation", {})
     fields = {
-        "task": task,
+        "task": task_name,
         "encoding": encoding,
         "model": config,
         "halting": {"threshold": DEFAULT_THRESHOLD, "max_steps": cfg.N_sup},
         "precision": {"interface": "float32", "weights": "float16", "compute": "float32"},
-        "files": {"step": STEP_FILE, "unrolled": UNROLLED_FILE, "weights": WEIGHTS_FILE},
+        "files": dict(FILES),
         "opset": opset,
         "io": io_spec(cfg),
         "graphs": stats,

@@ -9,7 +9,8 @@ the weights are stored as fp16 initializers, each followed by a Cast to fp32.
 The step graph is traced with the legacy TorchScript exporter. The unrolled graph is composed at the ONNX
 level from N_sup copies of the step graph's state-dependent nodes (the weights, their casts and the input
 embedding appear once), joined by ``Where`` masks: seconds to build, against minutes to trace the same
-unrolled network (:func:`trace_unrolled_graph` keeps that path as a cross-check).
+unrolled network. Its masks spell the halting rule of :mod:`trm_sdk.halting` in graph nodes, the one
+place outside that module where the rule is written; the tests hold the two together.
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ from onnx import TensorProto, helper, numpy_helper
 from torch import nn
 
 from trm_sdk.errors import TRMError
-from trm_sdk.train.model import TRM, TRMConfig
+from trm_sdk.manifest import STEP_INPUTS, STEP_OUTPUTS, UNROLLED_INPUTS, UNROLLED_OUTPUTS
+from trm_sdk.network import TRM, TRMConfig
+
+from .defaults import DEFAULT_OPSET, SUPPORTED_OPSETS
 
 __all__ = [
     "DEFAULT_OPSET",
@@ -36,22 +40,14 @@ __all__ = [
     "UNROLLED_OUTPUTS",
     "ExportError",
     "StepGraph",
-    "UnrolledGraph",
     "build_step_graph",
     "compose_unrolled_graph",
     "io_spec",
     "round_weights_fp16",
     "set_metadata",
     "store_weights_fp16",
-    "trace_unrolled_graph",
 ]
 
-DEFAULT_OPSET = 17
-SUPPORTED_OPSETS = range(15, 21)  # Shape(start, end) needs 15; the legacy exporter stops at 20
-STEP_INPUTS = ("tokens", "y", "z", "first")
-STEP_OUTPUTS = ("y_out", "z_out", "logits", "q_halt")
-UNROLLED_INPUTS = ("tokens", "halt_threshold", "max_steps")
-UNROLLED_OUTPUTS = ("logits", "q_halt", "steps")
 _PREFIX = "trm/"  # names of values the composer adds; the TorchScript exporter never starts a name so
 
 
@@ -94,42 +90,6 @@ class StepGraph(nn.Module):
         y = torch.where(reset, self.model.y_init, y)  # y_init (D,) broadcasts to (B, L, D)
         z = torch.where(reset, self.model.z_init, z)
         return self.model(tokens, y, z)
-
-
-class UnrolledGraph(nn.Module):
-    """All N_sup supervision steps with per-puzzle halting: the reference semantics of unrolled.onnx.
-
-    At step k a puzzle that has not halted takes the new state and outputs, then halts if
-    sigmoid(q_halt) > halt_threshold or k >= max_steps; a halted puzzle's state and outputs stay frozen.
-    """
-
-    def __init__(self, model: TRM) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(
-        self, tokens: torch.Tensor, halt_threshold: torch.Tensor, max_steps: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        m = self.model
-        y, z = m.initial_state(tokens.shape[0])
-        halted = torch.zeros_like(tokens[:, 0], dtype=torch.bool)  # (B,)
-        logits: Any = None  # set at step 1, before any use
-        q: Any = None
-        steps: Any = None
-        for k in range(1, m.cfg.N_sup + 1):
-            y_new, z_new, logits_new, q_new = m(tokens, y, z)
-            if k == 1:  # every puzzle is still running
-                y, z, logits, q = y_new, z_new, logits_new, q_new
-                steps = torch.ones_like(tokens[:, 0])
-            else:
-                run = ~halted
-                run3 = run[:, None, None]
-                y, z = torch.where(run3, y_new, y), torch.where(run3, z_new, z)
-                logits = torch.where(run3, logits_new, logits)
-                q = torch.where(run, q_new, q)
-                steps = torch.where(run, torch.full_like(steps, k), steps)
-            halted = halted | (torch.sigmoid(q_new) > halt_threshold) | (max_steps <= k)
-        return logits, q, steps
 
 
 # --------------------------------------------------------------------------------------------------
@@ -259,9 +219,7 @@ def _trace(
     opset: int,
 ) -> onnx.ModelProto:
     buffer = io.BytesIO()
-    dynamic = {
-        name: {0: "batch"} for name in (*inputs, *outputs) if name not in ("halt_threshold", "max_steps")
-    }
+    dynamic = {name: {0: "batch"} for name in (*inputs, *outputs)}
     with torch.no_grad(), warnings.catch_warnings():
         # The TorchScript exporter is deprecated in favour of the dynamo one, which does not yet produce
         # a usable graph for this recursion; it is the contract's exporter, so silence just that warning.
@@ -291,19 +249,6 @@ def build_step_graph(model: TRM, opset: int = DEFAULT_OPSET) -> onnx.ModelProto:
     first = torch.ones(B, dtype=torch.bool)
     proto = _trace(StepGraph(model), (tokens, y, z, first), STEP_INPUTS, STEP_OUTPUTS, opset)
     _set_interface(proto, io_spec(cfg)["step"])
-    store_weights_fp16(proto)
-    onnx.checker.check_model(proto)
-    return proto
-
-
-def trace_unrolled_graph(model: TRM, opset: int = DEFAULT_OPSET) -> onnx.ModelProto:
-    """unrolled.onnx traced from :class:`UnrolledGraph`: slow (~1 min at N_sup 16), kept to cross-check."""
-    _check_opset(opset)
-    cfg = model.cfg
-    tokens = torch.randint(0, cfg.vocab_size, (2, cfg.seq_len))
-    args = (tokens, torch.tensor(0.5), torch.tensor(cfg.N_sup, dtype=torch.int64))
-    proto = _trace(UnrolledGraph(model), args, UNROLLED_INPUTS, UNROLLED_OUTPUTS, opset)
-    _set_interface(proto, io_spec(cfg)["unrolled"])
     store_weights_fp16(proto)
     onnx.checker.check_model(proto)
     return proto

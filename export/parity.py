@@ -2,11 +2,12 @@
 
 The reference is the PyTorch model with its weights rounded to fp16 (what the graphs store), run for all
 N_sup supervision steps once per puzzle; the halting reference for any threshold is read off that one
-trajectory. Checked: the step graph over a few carried steps (to rounding), and the unrolled graph with
-halting and with every step (to rounding, or to ten times PyTorch's own drift over N_sup steps when its
-start is nudged by one rounding unit, if that is more). Argmax answers may differ only on near-ties
-(PyTorch's top-2 margin within twice the measured logit difference, the most two logits that far off can
-swap by), halting steps only where sigmoid(q_halt) is within rounding of the threshold; anything else
+trajectory by :func:`trm_sdk.halting.halting_steps`, the rule every runtime follows. Checked: the step
+graph over a few carried steps (to rounding), and the unrolled graph with halting and with every step
+(to rounding, or to ten times PyTorch's own drift over N_sup steps when its start is nudged by one
+rounding unit, if that is more). Argmax answers may differ only on near-ties (PyTorch's top-2 margin
+within twice the measured logit difference, the most two logits that far off can swap by), halting
+steps only where sigmoid(q_halt) is within rounding of the threshold; anything else
 raises :class:`ExportError`.
 """
 
@@ -21,13 +22,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from trm_sdk.train.model import TRM
+from trm_sdk.halting import NEVER, halting_steps, probability
+from trm_sdk.network import TRM
 
 from .onnx_graphs import ExportError
 
-__all__ = ["VerifySet", "check_parity", "halting_steps"]
+__all__ = ["VerifySet", "check_parity"]
 
-NEVER = 2.0  # a halting threshold sigmoid never exceeds: run every step
 _DRIFT_PUZZLES = 2  # puzzles used to measure how much the network amplifies rounding
 _EPS = 2.0**-23  # one fp32 rounding unit, relative
 _DRIFT_FACTOR = 10.0  # a runtime's carried error may grow to this many times PyTorch's own drift
@@ -67,23 +68,6 @@ def _trajectory(model: TRM, tokens: np.ndarray, steps: int, keep_state: int, bat
             q_halt.append(np.stack(chunk_q, 1))
             ys.append(np.stack(chunk_y, 1) if chunk_y else np.zeros((len(t), 0)))
     return _Trajectory(np.concatenate(logits), np.concatenate(q_halt), np.concatenate(ys))
-
-
-def _sigmoid(q: np.ndarray) -> np.ndarray:
-    # float32 like both runtimes, so a probability that lands exactly on the threshold is judged alike
-    return torch.sigmoid(torch.from_numpy(np.ascontiguousarray(q, np.float32))).numpy()
-
-
-def halting_steps(q_halt: np.ndarray, threshold: float, max_steps: int) -> np.ndarray:
-    """(N, K) halting logits of every step -> (N,) the 1-based step each puzzle halts at.
-
-    A puzzle halts at the first step k with sigmoid(q) > threshold or k >= max_steps; one that never does
-    reports K.
-    """
-    K = q_halt.shape[1]
-    k = np.arange(1, K + 1)
-    stop = (_sigmoid(q_halt) > threshold) | (k >= max_steps)[None, :]
-    return np.where(stop.any(1), stop.argmax(1) + 1, K).astype(np.int64)
 
 
 def _compare(ref: np.ndarray, got: np.ndarray, answer: slice) -> dict[str, Any]:
@@ -255,7 +239,7 @@ def check_parity(
         q_err = max(q_err, q_diff)
         # A halting step may differ only where sigmoid(q) sits within rounding of the threshold.
         first_stop = np.minimum(steps, ref_steps) - 1
-        distance = np.abs(_sigmoid(ref.q_halt[rows, first_stop]) - thr)
+        distance = np.abs(probability(ref.q_halt[rows, first_stop]) - thr)
         near = ~same & (distance <= 0.25 * q_err + 1e-6)  # sigmoid's slope is at most 1/4
         unrolled[name] = {
             "threshold": thr,

@@ -2,7 +2,7 @@
 
 The ONNX graphs hold the same weights, but under names the tracer made up (``onnx::MatMul_487``) and
 transposed for MatMul, so a runtime cannot map them back reliably. This file keeps the state_dict names
-of :class:`trm_sdk.train.model.TRM`; :func:`check_against_graph` proves it holds exactly the step graph's
+of :class:`trm_sdk.network.TRM`; :func:`check_against_graph` proves it holds exactly the step graph's
 weights, so the CUDA backend and the ONNX backends run one network.
 """
 
@@ -14,13 +14,12 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from trm_sdk.train.model import TRM
+from trm_sdk.manifest import WEIGHTS_FILE
+from trm_sdk.network import TRM
 
 from .onnx_graphs import ExportError
 
 __all__ = ["WEIGHTS_FILE", "check_against_graph", "save_weights", "state_arrays"]
-
-WEIGHTS_FILE = "weights.npz"
 
 
 def state_arrays(model: TRM) -> dict[str, np.ndarray]:

@@ -157,7 +157,7 @@ def main() -> int:
     import torch
 
     from trm_sdk.manifest import load_manifest
-    from trm_sdk.models import model_dir
+    from trm_sdk.shipped import model_dir
 
     manifest = load_manifest(model_dir("sudoku"))
     n = 24 if args.quick else args.n

@@ -163,8 +163,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT))
     import torch
 
+    from trm_sdk.network import TRMConfig
     from trm_sdk.train import checkpoint
-    from trm_sdk.train.model import TRMConfig
     from trm_sdk.train.trainer import TrainConfig, Trainer
 
     out = Path(args.out)
@@ -202,10 +202,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             if model_over[key] != body["model_config"].get(key):
                 raise SystemExit(f"--set {key}: the network cannot change on --resume")
     else:
-        from trm_sdk.train.maze_data import MODEL_DEFAULTS
+        from trm_sdk.tasks import get_task
 
-        defaults = MODEL_DEFAULTS if args.task == "maze" else {}
-        model_cfg = TRMConfig.from_dict({**defaults, **model_over})
+        model_cfg = TRMConfig.from_dict({**get_task(args.task).model_defaults, **model_over})
         train_values = dict(train_over)
     # What to leave for after the loop: the held-out evaluation and the final saves.
     if args.quick:

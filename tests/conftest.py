@@ -13,8 +13,8 @@ def _train_and_export(root: Path, task: str, model: dict[str, Any], batch_size: 
     pytest.importorskip("torch")
     pytest.importorskip("onnx")
     from trm_sdk.export.exporter import export_onnx
+    from trm_sdk.network import TRMConfig
     from trm_sdk.tasks import get_task
-    from trm_sdk.train.model import TRMConfig
     from trm_sdk.train.trainer import TrainConfig, Trainer
 
     cfg = TrainConfig(
@@ -48,9 +48,9 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def maze_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny TRM-Att maze model: it cannot solve mazes (mechanics only)."""
     pytest.importorskip("torch")
-    from trm_sdk.train.maze_data import MODEL_DEFAULTS
+    from trm_sdk.tasks import get_task
 
     tiny = {"hidden": 16, "n_heads": 2, "n_prefix": 2, "T": 1, "n": 1, "N_sup": 3, "multiple_of": 16}
-    model = {**MODEL_DEFAULTS, **tiny}
+    model = {**get_task("maze").model_defaults, **tiny}
     assert model["mixer"] == "attention" and model["seq_len"] == 900
     return _train_and_export(tmp_path_factory.mktemp("maze"), "maze", model, batch_size=4)

@@ -19,7 +19,7 @@ from trm_sdk import ModelError, Solver, TRMError, recursion  # noqa: E402
 from trm_sdk.backends.cpu import CPUBackend  # noqa: E402
 from trm_sdk.backends.cuda import CUDABackend  # noqa: E402
 from trm_sdk.manifest import load_manifest  # noqa: E402
-from trm_sdk.models import model_dir  # noqa: E402
+from trm_sdk.shipped import model_dir  # noqa: E402
 from trm_sdk.tasks.sudoku import codec, generate  # noqa: E402
 
 SHIPPED = model_dir("sudoku")

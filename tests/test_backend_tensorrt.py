@@ -20,7 +20,7 @@ from trm_sdk.backends import tensorrt_engine
 from trm_sdk.backends.cpu import CPUBackend
 from trm_sdk.backends.tensorrt_engine import EngineSpec, Target, cache_dir, engine_path, load_or_build
 from trm_sdk.manifest import load_manifest
-from trm_sdk.models import model_dir
+from trm_sdk.shipped import model_dir
 from trm_sdk.tasks.sudoku import codec, generate
 
 SHIPPED = model_dir("sudoku")

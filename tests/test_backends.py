@@ -13,7 +13,7 @@ from trm_sdk import BackendUnavailableError, Solver, TRMError, backends
 from trm_sdk.backends import cuda, tensorrt
 from trm_sdk.backends.base import bucket_size
 from trm_sdk.manifest import load_manifest
-from trm_sdk.models import model_dir
+from trm_sdk.shipped import model_dir
 
 SHIPPED = model_dir("sudoku")
 

@@ -1,4 +1,4 @@
-"""trm bench's library side: samples, per-backend measurements, and the guided search's savings."""
+"""trm bench's library side (samples, per-backend measurements), and what guidance saves the search."""
 
 from __future__ import annotations
 
@@ -8,27 +8,37 @@ import numpy as np
 import pytest
 
 from trm_sdk import Solver, bench
+from trm_sdk.tasks import get_task
+
+SUDOKU = get_task("sudoku")
 
 
 def test_generated_sample_is_reproducible() -> None:
-    a = bench.generated_sample("easy", "easy", 3, seed=5)
-    b = bench.generated_sample("easy", "easy", 3, seed=5)
+    a = bench.generated_sample(SUDOKU, "easy", "easy", 3, seed=5)
+    b = bench.generated_sample(SUDOKU, "easy", "easy", 3, seed=5)
     assert a.puzzles.shape == (3, 9, 9) and np.array_equal(a.puzzles, b.puzzles)
 
 
 def test_measure_backend_reports_latency_and_throughput(tiny_model_dir: Path) -> None:
-    samples = [bench.generated_sample("easy", "easy", 3, 1), bench.generated_sample("hard", "hard", 3, 2)]
+    samples = [
+        bench.generated_sample(SUDOKU, "easy", "easy", 3, 1),
+        bench.generated_sample(SUDOKU, "hard", "hard", 3, 2),
+    ]
     seen: list[int] = []
     out = bench.measure_backend("cpu", samples, [2, 5], 4, seen.append, model=tiny_model_dir)
     assert out["available"] and out["backend"] == "cpu"
+    n_sup = out["max_steps"]
+    assert (
+        n_sup == Solver(backend="cpu", model=tiny_model_dir).manifest.N_sup
+    )  # all steps = the model's N_sup
     for name in ("easy", "hard"):
         for mode in ("halting", "all_steps"):
             lat = out["latency"][name][mode]
             assert 0 < lat["p50_ms"] <= lat["p95_ms"] and lat["runs"] == 4
-    assert out["latency"]["easy"]["all_steps"]["mean_steps"] == 16
+    assert out["latency"]["easy"]["all_steps"]["mean_steps"] == n_sup
     for size in ("2", "5"):
         row = out["throughput"][size]
-        assert row["halting"]["puzzles_per_s"] > 0 and row["all_steps"]["mean_steps"] == 16
+        assert row["halting"]["puzzles_per_s"] > 0 and row["all_steps"]["mean_steps"] == n_sup
         assert 0 <= row["halting"]["solved"] <= 1
     assert sum(seen) == 2 * 2 * 4 + 2 * (2 + 5)  # every puzzle run is reported to the progress bar
 
@@ -52,7 +62,9 @@ def test_search_gain_counts_nodes_both_ways(tiny_model_dir: Path) -> None:
     from trm_sdk.tasks.sudoku import codec, search
 
     puzzles = np.stack([codec.parse(hard)] * 2)
-    gain = bench.search_gain(Solver("sudoku", backend="cpu", model=tiny_model_dir), puzzles)
+    pred = Solver("sudoku", backend="cpu", model=tiny_model_dir).predict(puzzles)
+    gain = SUDOKU.search_gain(puzzles, pred.logits, pred.solved)
+    assert gain is not None
     unguided = search.solve(hard, limit=1).nodes
     assert gain["all"]["puzzles"] == 2
     assert gain["all"]["mean_nodes_unguided"] == unguided  # the baseline is the plain search, exactly
@@ -64,7 +76,15 @@ def test_search_gain_is_zero_when_propagation_alone_solves(tiny_model_dir: Path)
     from trm_sdk.tasks.sudoku import codec
 
     classic = "53..7....6..195....98....6.8...6...34..8.3..17...2...6.6....28....419..5....8..79"
-    gain = bench.search_gain(
-        Solver("sudoku", backend="cpu", model=tiny_model_dir), codec.parse(classic)[None]
-    )
+    puzzles = codec.parse(classic)[None]
+    pred = Solver("sudoku", backend="cpu", model=tiny_model_dir).predict(puzzles)
+    gain = SUDOKU.search_gain(puzzles, pred.logits, pred.solved)
+    assert gain is not None
     assert gain["all"]["mean_nodes_unguided"] == 0 and gain["all"]["nodes_saved"] == 0.0
+
+
+def test_a_maze_search_never_branches_so_it_reports_no_gain() -> None:
+    maze = get_task("maze")
+    puzzles, _ = maze.generate(np.random.default_rng(0), "easy")
+    logits = np.zeros((1, maze.seq_len, maze.vocab_size), np.float32)
+    assert maze.search_gain(puzzles[None], logits, np.zeros(1, bool)) is None

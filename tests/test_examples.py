@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from trm_sdk.models import available
+from trm_sdk.shipped import available
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 pytestmark = pytest.mark.skipif(
@@ -96,7 +96,7 @@ def test_batch_solve_writes_verified_answers(tmp_path: Path) -> None:
 
 
 def test_maze_example_runs_with_and_without_a_model(maze_model: Path, tmp_path: Path) -> None:
-    from trm_sdk.models import available as shipped
+    from trm_sdk.shipped import available as shipped
 
     out = _run_example("maze.py", "--model", str(maze_model), "--level", "easy", "--seed", "3")
     assert out.returncode == 0, out.stderr

@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from trm_sdk.tasks import get_task
 from trm_sdk.tasks.sudoku import codec
-from trm_sdk.train.data import StreamConfig, SudokuStream
+from trm_sdk.train.data import CurriculumStream, StreamConfig
 from trm_sdk.train.feed import ChunkFeed
 
-GEN = SudokuStream.generate_pairs  # a real generator, importable by the spawned workers
+SUDOKU = get_task("sudoku")
+GEN = SUDOKU.generate_pairs  # a real generator: the bound method pickles, so spawned workers can call it
 
 
 def _feed(workers: int = 0, chunk_size: int = 5) -> ChunkFeed:
@@ -69,8 +71,8 @@ def test_bad_arguments_are_refused() -> None:
 
 def test_stream_with_workers_draws_what_the_stream_without_them_draws() -> None:
     cfg = dict(seed=5, pool_size=16, chunk_size=8)
-    alone = SudokuStream(StreamConfig(**cfg))
-    helped = SudokuStream(StreamConfig(**cfg, workers=2))
+    alone = CurriculumStream(SUDOKU, StreamConfig(**cfg))
+    helped = CurriculumStream(SUDOKU, StreamConfig(**cfg, workers=2))
     try:
         for n in (10, 3, 25):
             assert np.array_equal(alone.next_batch(n)[0], helped.next_batch(n)[0])

@@ -32,11 +32,11 @@ def test_maze_hard_train_and_test_load_and_verify() -> None:
 
 
 def test_the_training_stream_refuses_the_test_split() -> None:
-    pytest.importorskip("torch")
-    from trm_sdk.train.maze_data import MazeStream, MazeStreamConfig
+    from trm_sdk.tasks import get_task
+    from trm_sdk.train.data import CurriculumStream, StreamConfig
 
     with pytest.raises(ValueError, match="evaluation-only"):
-        MazeStream(MazeStreamConfig(files=(str(maze_hard("test")),)))
+        CurriculumStream(get_task("maze"), StreamConfig(files=(str(maze_hard("test")),)))
 
 
 def test_generated_csv_round_trips_and_bad_rows_are_named(tmp_path: Path) -> None:

@@ -100,6 +100,14 @@ def test_cli_solves_generates_and_evaluates_mazes(maze_model: Path, tmp_path: Pa
     assert ev.exit_code == 0, ev.output
     scores = json.loads(ev.output[ev.output.index("{") : ev.output.rindex("}") + 1])
     assert next(iter(scores.values()))["puzzles"] == 2
+    # With the exact search behind the network: breadth-first search solves every maze, and never
+    # branches, so there is no guidance to measure (this crashed in Sudoku's search_gain once).
+    searched = runner.invoke(main, ["eval", *base, "--fallback", "search", "--json", "-q", str(csv)])
+    assert searched.exit_code == 0, searched.output
+    row = next(iter(json.loads(searched.output[searched.output.index("{") :]).values()))
+    assert row["exact_with_search"] == 1.0 and "search_gain" not in row
+    table = runner.invoke(main, ["eval", *base, "--fallback", "search", "-q", str(csv)])
+    assert table.exit_code == 0 and "100.0%" in table.output, table.output
 
 
 def test_fallback_search_makes_every_maze_answer_exact(maze_model: Path) -> None:

@@ -13,23 +13,33 @@ pytest.importorskip("onnx")
 
 from click.testing import CliRunner
 
+from trm_sdk.tasks import get_task
 from trm_sdk.tasks.maze import codec
-from trm_sdk.train.maze_data import CURRICULA, MazeStream, MazeStreamConfig
+from trm_sdk.train.data import CurriculumStream, StreamConfig
+
+MAZE = get_task("maze")
+
+
+def maze_stream(**values: object) -> CurriculumStream:
+    return CurriculumStream(MAZE, StreamConfig.for_task(MAZE, **values))
 
 
 def test_stream_batches_are_valid_augmented_pairs_and_resume_exactly() -> None:
-    stream = MazeStream(MazeStreamConfig(seed=1, pool_size=16))
+    stream = maze_stream(seed=1, pool_size=16)
+    assert (stream.cfg.refresh, stream.cfg.chunk_size) == (0.1, 8)  # the maze's tuning, not Sudoku's
     assert "files" not in stream.stages[-1]  # no --data: file sources are dropped
     q, a = stream.next_batch(6)
     assert q.shape == a.shape == (6, 900) and q.dtype == np.int64
     assert codec.are_solutions(a.reshape(-1, 30, 30), q.reshape(-1, 30, 30)).all()
     state = stream.state_dict()
     after = stream.next_batch(5)
-    again = MazeStream(MazeStreamConfig(seed=1, pool_size=16))
+    again = maze_stream(seed=1, pool_size=16)
     again.load_state_dict(state)
     assert all(np.array_equal(x, y) for x, y in zip(after, again.next_batch(5), strict=True))
     assert stream.report(np.ones(stream.cfg.advance_window)) and stream.stage == 1
-    assert set(stream.pools) <= set(CURRICULA["easy-to-hard"][1])
+    assert set(stream.pools) <= set(MAZE.curricula["easy-to-hard"][1])
+    saved = stream.state_dict()["pools"]  # mazes only: their answers are rebuilt from them on resume
+    assert all(isinstance(v, np.ndarray) and v.shape[1:] == (30, 30) for v in saved.values())
 
 
 def test_trm_train_and_trm_export_for_maze(tmp_path: Path) -> None:

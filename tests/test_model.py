@@ -6,8 +6,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from trm_sdk.network import TRM, TRMConfig  # noqa: E402
 from trm_sdk.train.losses import cross_entropy, halting_loss  # noqa: E402
-from trm_sdk.train.model import TRM, TRMConfig  # noqa: E402
 
 TINY = dict(hidden=16, n_prefix=2, n_blocks=2, T=2, n=2, N_sup=4, multiple_of=16, n_heads=2)
 

@@ -78,7 +78,7 @@ def test_rating_correlation_script_runs(tiny_model_dir, tmp_path) -> None:  # ty
 
 
 def test_shipped_model_rates_minimal_puzzles_harder_than_easy_ones(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from trm_sdk.models import available
+    from trm_sdk.shipped import available
 
     if "sudoku" not in available():
         pytest.skip("no shipped sudoku model")

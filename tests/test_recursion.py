@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trm_sdk import recursion
+from trm_sdk import halting, recursion
 from trm_sdk.backends.base import Backend
 
 
@@ -86,7 +86,8 @@ def test_confidence_is_a_stable_sigmoid(q: float, expected: float) -> None:
 
 def test_trace_runs_every_step_for_every_puzzle() -> None:
     backend = ScriptedBackend([1, 3, 5])
-    probs, logits = recursion.trace(backend, _tokens(3), steps=4)
+    q_halt, logits = recursion.trace(backend, _tokens(3), steps=4)
+    probs = halting.probability(q_halt)
     assert probs.shape == (3, 4) and logits.shape == (4, 3, 2, 3)
     assert backend.batch_sizes == [3, 3, 3, 3]  # no puzzle leaves the batch
     assert (probs > 0.5).tolist() == [[True] * 4, [False, False, True, True], [False] * 4]

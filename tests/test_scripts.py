@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,40 +24,6 @@ def _generated_csv(path: Path, level: str, n: int, seed: int) -> Path:
         "puzzle,solution\n" + "".join(f"{codec.to_string(p)},{codec.to_string(s)}\n" for p, s in pairs)
     )
     return path
-
-
-def test_calibrate_halting_records_a_threshold_the_solver_uses(tiny_model_dir: Path, tmp_path: Path) -> None:
-    from trm_sdk import Solver
-
-    model = tmp_path / "model"
-    shutil.copytree(tiny_model_dir, model)
-    calib = _generated_csv(tmp_path / "calib.csv", "easy", 8, seed=3)
-    cmd = [sys.executable, str(SCRIPTS / "calibrate_halting.py"), "--model", str(model), str(calib)]
-    out = subprocess.run([*cmd, "--write-manifest", "--data-note", "test"], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    assert "chosen threshold:" in out.stdout
-    halting = json.loads((model / "manifest.json").read_text())["halting"]
-    table = halting["calibration"]["files"]["calib.csv"]
-    assert set(table) >= {"all_steps", "0.5", "0.95"} and halting["calibration"]["data"] == "test"
-    chosen = halting["threshold"]
-    # the rule: the first threshold within the tolerance of the all-steps accuracy
-    assert chosen == 1.0 or table[str(chosen)][0] >= table["all_steps"][0] - 0.005
-    assert Solver("sudoku", backend="cpu", model=model).halt_threshold == chosen  # checksums still hold
-
-
-def test_calibrate_halting_refuses_evaluation_sets(tiny_model_dir: Path) -> None:
-    from trm_sdk.tasks.sudoku import datasets
-
-    root = datasets.default_data_dir()
-    if root is None or not (root / "sudoku" / "norvig" / "top95.csv").is_file():
-        pytest.skip("shared data not found")
-    top95 = root / "sudoku" / "norvig" / "top95.csv"
-    out = subprocess.run(
-        [sys.executable, str(SCRIPTS / "calibrate_halting.py"), "--model", str(tiny_model_dir), str(top95)],
-        capture_output=True,
-        text=True,
-    )
-    assert out.returncode == 2 and "evaluation-only" in out.stderr
 
 
 def test_gpu_window_trains_scores_saves_the_split_state_and_resumes_from_it(tmp_path: Path) -> None:
@@ -89,39 +54,6 @@ def test_gpu_window_trains_scores_saves_the_split_state_and_resumes_from_it(tmp_
     assert again.returncode == 0, again.stderr
     resumed = json.loads((tmp_path / "out2" / "summary.json").read_text())
     assert resumed["summary"]["steps"] > steps and resumed["resumed_from"] == str(out / "state")
-
-
-def _manifest_with(path: Path, sets: dict[str, tuple[int, float]]) -> Path:
-    path.mkdir()
-    evaluation = {
-        name: {"puzzles": n, "exact_halting": acc, "exact_all_steps": acc, "mean_steps": 3.0}
-        for name, (n, acc) in sets.items()
-    }
-    (path / "manifest.json").write_text(json.dumps({"evaluation": {"sets": evaluation}}))
-    return path
-
-
-def test_compare_models_replaces_only_when_hard_sets_gain_and_easy_ones_hold(tmp_path: Path) -> None:
-    def verdict(old: dict, new: dict) -> tuple[int, str]:
-        a = _manifest_with(tmp_path / f"old{len(list(tmp_path.iterdir()))}", old)
-        b = _manifest_with(tmp_path / f"new{len(list(tmp_path.iterdir()))}", new)
-        out = subprocess.run(
-            [sys.executable, str(SCRIPTS / "compare_models.py"), str(a), str(b)],
-            capture_output=True,
-            text=True,
-        )
-        return out.returncode, out.stdout
-
-    old = {"kaggle/first1000": (1000, 0.99), "tdoku/magictour": (1000, 0.05), "norvig/hardest": (10, 0.5)}
-    # Pooled: the 10-puzzle set falling from 5 to 0 solved does not outweigh 40 more on magictour.
-    rc, text = verdict(old, {**old, "tdoku/magictour": (1000, 0.09), "norvig/hardest": (10, 0.0)})
-    assert rc == 0 and "verdict: replace" in text and "5.45% -> 8.91%" in text
-    rc, text = verdict(old, {**old, "tdoku/magictour": (1000, 0.2), "kaggle/first1000": (1000, 0.97)})
-    assert rc == 1 and "easy sets lost: kaggle/first1000" in text
-    rc, text = verdict(old, old)
-    assert rc == 1 and "verdict: keep" in text
-    rc, text = verdict(old, {"tdoku/magictour": (500, 0.5)})
-    assert rc == 2 and "not comparable" in text
 
 
 def test_gpu_check_backends_runs_from_a_bare_checkout(tmp_path: Path) -> None:

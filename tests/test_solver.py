@@ -13,7 +13,7 @@ import pytest
 
 import trm_sdk
 from trm_sdk import BackendUnavailableError, InvalidPuzzleError, ModelError, Solver, TRMError
-from trm_sdk.models import available, model_dir
+from trm_sdk.shipped import available, model_dir
 
 # A classic puzzle with a unique solution, typed in so no test depends on the shared data folder.
 CLASSIC = "53..7....6..195....98....6.8...6...34..8.3..17...2...6.6....28....419..5....8..79"
@@ -132,9 +132,8 @@ def test_halting_options(tiny_model_dir: Path) -> None:
     # puzzle runs to max_steps; threshold 0 halts everything after one step.
     assert Solver("sudoku", backend="cpu", model=tiny_model_dir, max_steps=3).solve(CLASSIC).steps == 3
     assert Solver("sudoku", backend="cpu", model=tiny_model_dir, halt_threshold=0.0).solve(CLASSIC).steps == 1
-    assert (
-        Solver("sudoku", backend="cpu", model=tiny_model_dir, halt_threshold=1.0).solve(CLASSIC).steps == 16
-    )
+    all_steps = Solver("sudoku", backend="cpu", model=tiny_model_dir, halt_threshold=1.0).solve(CLASSIC)
+    assert all_steps.steps == 4  # the tiny model's N_sup
     for bad in (
         {"max_steps": 0},
         {"max_steps": 2.5},
@@ -155,7 +154,7 @@ def test_default_threshold_is_the_models_calibrated_one(tiny_model_dir: Path, tm
     (model / "manifest.json").write_text(json.dumps(body))
     calibrated = Solver("sudoku", backend="cpu", model=model)
     assert calibrated.halt_threshold == 0.0 and calibrated.solve(CLASSIC).steps == 1
-    assert Solver("sudoku", backend="cpu", model=model, halt_threshold=1.0).solve(CLASSIC).steps == 16
+    assert Solver("sudoku", backend="cpu", model=model, halt_threshold=1.0).solve(CLASSIC).steps == 4  # N_sup
     body["halting"]["threshold"] = 7
     (model / "manifest.json").write_text(json.dumps(body))
     with pytest.raises(ModelError, match=r"halting\.threshold"):
@@ -163,6 +162,10 @@ def test_default_threshold_is_the_models_calibrated_one(tiny_model_dir: Path, tm
     del body["halting"]["threshold"]
     (model / "manifest.json").write_text(json.dumps(body))
     assert Solver("sudoku", backend="cpu", model=model).halt_threshold == 0.5  # older manifests
+    body["halting"]["max_steps"] = "many"
+    (model / "manifest.json").write_text(json.dumps(body))
+    with pytest.raises(ModelError, match=r"halting\.max_steps"):
+        Solver("sudoku", backend="cpu", model=model)
 
 
 def test_backend_choice_and_errors(tiny_model_dir: Path) -> None:
@@ -301,24 +304,105 @@ def test_precision_is_checked_and_gpu_only(tiny_model_dir: Path) -> None:
     assert auto.backend in ("cpu", "cuda", "tensorrt")  # fp16 goes to a GPU backend, never to the CPU
 
 
-def test_a_source_checkout_finds_its_models_when_python_runs_from_its_root(tmp_path: Path) -> None:
-    """In a clone, `python` at the root imports ./trm_sdk, where models/ is a sibling, not a sub-folder."""
+def test_a_source_checkout_maps_only_what_pyproject_installs(tmp_path: Path) -> None:
+    """In a clone, `python` at the root imports ./trm_sdk: the shipped models are found beside it, and
+    train/ and export/ import as trm_sdk.train and trm_sdk.export as they do once installed; scripts/,
+    tests/ and examples/ do not become part of the package."""
     import os
 
     repo = Path(__file__).resolve().parents[1]
-    if not (repo / "models" / "__init__.py").is_file() or not (repo / "trm_sdk").is_dir():
+    if not (repo / "pyproject.toml").is_file() or not (repo / "trm_sdk").is_dir():
         pytest.skip("no source checkout around the tests")
     checkout = tmp_path / "checkout"
-    shutil.copytree(repo / "trm_sdk", checkout / "trm_sdk")
-    shutil.copytree(repo / "models", checkout / "models")
+    for folder in ("trm_sdk", "models", "train", "export", "scripts", "tests", "examples"):
+        shutil.copytree(repo / folder, checkout / folder)
     shutil.copy(repo / "pyproject.toml", checkout / "pyproject.toml")
     site = os.path.dirname(os.path.dirname(np.__file__))  # numpy, onnxruntime, click; no .pth finders
     code = (
         f"import sys; sys.path[:0] = [{str(checkout)!r}]; sys.path.append({site!r})\n"
-        "import trm_sdk, trm_sdk.models\n"
-        f"assert trm_sdk.models.__file__.startswith({str(checkout)!r}), trm_sdk.models.__file__\n"
-        "print(trm_sdk.models.available())\n"
+        "import importlib.util, trm_sdk, trm_sdk.shipped\n"
+        f"assert str(trm_sdk.shipped.models_root()).startswith({str(checkout)!r})\n"
+        "print(trm_sdk.shipped.available())\n"
+        "for name in ('train', 'export'):\n"
+        "    spec = importlib.util.find_spec('trm_sdk.' + name)\n"
+        f"    assert spec is not None and spec.origin.startswith({str(checkout)!r}), spec\n"
+        "for name in ('scripts', 'tests', 'examples', 'models'):\n"
+        "    assert importlib.util.find_spec('trm_sdk.' + name) is None, name\n"
     )
     out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == str(sorted(p.parent.name for p in (repo / "models").glob("*/manifest.json")))
+
+
+@needs_shipped
+def test_choices_are_made_per_call_on_one_loaded_solver() -> None:
+    solver = Solver("sudoku", backend="cpu")
+    assert solver.solve(CLASSIC, max_steps=2, halt_threshold=1.0).steps == 2
+    assert (
+        solver.solve(CLASSIC, halt_threshold=1.0).steps == solver.manifest.N_sup
+    )  # default: the model's N_sup
+    assert solver.solve_batch([CLASSIC] * 3, max_steps=3, halt_threshold=1.0, batch_size=2)[2].steps == 3
+    assert solver.rate(CLASSIC, max_steps=1, halt_threshold=1.0).steps == 1
+    # A call's choices do not stick: the next call is back on the Solver's defaults.
+    assert solver.solve(CLASSIC).steps == solver.solve(CLASSIC, halt_threshold=solver.halt_threshold).steps
+
+
+def test_max_steps_defaults_to_the_models_n_sup(tiny_model_dir: Path) -> None:
+    solver = Solver("sudoku", backend="cpu", model=tiny_model_dir)
+    n_sup = solver.manifest.N_sup
+    assert n_sup != 16 and solver.max_steps == n_sup  # the tiny model is trained with N_sup 4
+    assert solver.solve(CLASSIC, halt_threshold=1.0).steps == n_sup
+    assert (
+        Solver("sudoku", backend="cpu", model=tiny_model_dir, max_steps=7)
+        .solve(CLASSIC, halt_threshold=1.0)
+        .steps
+        == 7
+    )
+
+
+def test_constructor_choices_are_the_calls_defaults(tiny_model_dir: Path) -> None:
+    solver = Solver("sudoku", backend="cpu", model=tiny_model_dir, max_steps=3, halt_threshold=1.0)
+    assert solver.solve(CLASSIC).steps == 3
+    assert solver.solve(CLASSIC, max_steps=1).steps == 1
+    searching = Solver("sudoku", backend="cpu", model=tiny_model_dir, fallback="search")
+    assert searching.solve(CLASSIC).solved  # the search finishes what the tiny network cannot
+    pure = searching.solve(CLASSIC, fallback="none")
+    assert pure.method == "trm" and pure.search_nodes is None
+    assert Solver("sudoku", backend="cpu", model=tiny_model_dir).solve(CLASSIC, fallback="search").solved
+
+
+@pytest.mark.parametrize(
+    "choice",
+    [
+        {"max_steps": 0},
+        {"max_steps": 2.5},
+        {"max_steps": True},
+        {"halt_threshold": 1.5},
+        {"halt_threshold": "high"},
+        {"fallback": "guess"},
+        {"search_time_limit": 0},
+    ],
+)
+def test_bad_per_call_choices_are_refused(tiny_model_dir: Path, choice: dict) -> None:
+    solver = Solver("sudoku", backend="cpu", model=tiny_model_dir)
+    with pytest.raises(ValueError):
+        solver.solve(CLASSIC, **choice)
+    with pytest.raises(ValueError):
+        solver.solve_batch([CLASSIC], **choice)
+
+
+def test_predict_gives_the_networks_probabilities(tiny_model_dir: Path) -> None:
+    solver = Solver("sudoku", backend="cpu", model=tiny_model_dir)
+    pred = solver.predict([CLASSIC, CLASSIC_SOLUTION], halt_threshold=1.0)
+    assert len(pred) == 2 and pred.answers.shape == (2, 9, 9)
+    assert pred.logits.shape == (2, 81, 11) and pred.probabilities.shape == (2, 81, 11)
+    np.testing.assert_allclose(pred.probabilities.sum(-1), 1.0, rtol=1e-5)
+    assert pred.steps.tolist() == [solver.max_steps] * 2
+    solved = solver.solve_batch([CLASSIC, CLASSIC_SOLUTION], halt_threshold=1.0)
+    for i, r in enumerate(solved):  # the same network run as solving
+        assert np.array_equal(r.grid, pred.answers[i]) and r.solved == bool(pred.solved[i])
+        assert r.confidence == pytest.approx(float(pred.confidence[i]))
+    with pytest.raises(InvalidPuzzleError):
+        solver.predict([])
+    with pytest.raises(InvalidPuzzleError, match="#1"):
+        solver.predict([CLASSIC, "123"])

@@ -9,10 +9,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from trm_sdk.network import TRM, TRMConfig  # noqa: E402
+from trm_sdk.tasks import get_task  # noqa: E402
 from trm_sdk.train import checkpoint  # noqa: E402
-from trm_sdk.train.data import StreamConfig, SudokuStream  # noqa: E402
-from trm_sdk.train.model import TRM, TRMConfig  # noqa: E402
+from trm_sdk.train.data import CurriculumStream, StreamConfig  # noqa: E402
 from trm_sdk.train.trainer import TrainConfig, Trainer  # noqa: E402
+
+SUDOKU = get_task("sudoku")
 
 TINY = TRMConfig(hidden=16, n_prefix=2, T=2, n=2, N_sup=4, multiple_of=16)
 # The same kind of network for trm-train's command line.
@@ -103,13 +106,13 @@ def test_stream_refuses_evaluation_only_files(tmp_path: Path) -> None:
     path.parent.mkdir(parents=True)
     path.write_text("puzzle,solution\n")
     with pytest.raises(ValueError, match="evaluation-only"):
-        SudokuStream(StreamConfig(files=(str(path),)))
+        CurriculumStream(SUDOKU, StreamConfig(files=(str(path),)))
 
 
 def test_stream_batches_are_valid_augmented_pairs() -> None:
     from trm_sdk.tasks.sudoku import codec
 
-    stream = SudokuStream(StreamConfig(seed=3, pool_size=16))
+    stream = CurriculumStream(SUDOKU, StreamConfig(seed=3, pool_size=16))
     q, a = stream.next_batch(12)
     assert q.shape == a.shape == (12, 81)
     puzzles = np.where(q == codec.BLANK, 0, q - codec.DIGIT_OFFSET).reshape(-1, 9, 9)
@@ -156,7 +159,7 @@ def test_stream_drops_training_puzzles_that_stand_in_evaluation_sets(tmp_path: P
     (tdoku / "puzzles6_forum_hardest_1106.csv").write_text("puzzle,solution\n" + "".join(rows[:2]))
     train_file = tdoku / "puzzles5_forum_hardest_1905_11+.csv"
     train_file.write_text("puzzle,solution\n" + "".join(rows))
-    stream = SudokuStream(StreamConfig(files=(str(train_file),)))
+    stream = CurriculumStream(SUDOKU, StreamConfig(files=(str(train_file),)))
     assert stream.files is not None and len(stream.files[0]) == 3
     held_out = {codec.to_string(p) for p, _ in pairs[:2]}
     assert not held_out & {codec.to_string(p) for p in stream.files[0]}
@@ -284,14 +287,16 @@ def test_compiled_net_step_matches_the_eager_step_and_leaves_the_model_alone() -
 
 
 def test_a_stage_cap_moves_the_curriculum_on_without_the_accuracy() -> None:
-    stream = SudokuStream(StreamConfig(seed=3, pool_size=16, advance_window=100, stage_puzzles=10))
+    stream = CurriculumStream(
+        SUDOKU, StreamConfig(seed=3, pool_size=16, advance_window=100, stage_puzzles=10)
+    )
     assert not stream.report(np.zeros(6)) and stream.stage == 0
     state = stream.state_dict()
     assert stream.report(np.zeros(4)) and stream.stage == 1 and stream.stage_seen == 0
-    again = SudokuStream(StreamConfig(seed=3, pool_size=16, advance_window=100, stage_puzzles=10))
+    again = CurriculumStream(SUDOKU, StreamConfig(seed=3, pool_size=16, advance_window=100, stage_puzzles=10))
     again.load_state_dict(state)  # the count so far survives a resume
     assert again.report(np.zeros(4)) and again.stage == 1
-    never = SudokuStream(StreamConfig(seed=3, pool_size=16, advance_window=100))
+    never = CurriculumStream(SUDOKU, StreamConfig(seed=3, pool_size=16, advance_window=100))
     assert not never.report(np.zeros(500)) and never.stage == 0
 
 
@@ -299,7 +304,7 @@ def test_the_hardest_stage_still_replays_easy_puzzles() -> None:
     """A run that spent an hour on minimal puzzles alone forgot 10-blank ones (100% -> 79%)."""
     from trm_sdk.tasks.sudoku import codec
 
-    stream = SudokuStream(StreamConfig(seed=5, pool_size=64, refresh=1.0))
+    stream = CurriculumStream(SUDOKU, StreamConfig(seed=5, pool_size=64, refresh=1.0))
     stream.stage = len(stream.stages) - 1
     questions, _ = stream.next_batch(64)
     blanks = (questions == codec.BLANK).sum(-1)

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from .model import TRM, TRMConfig
+from trm_sdk.network import TRM, TRMConfig
 
 FORMAT_VERSION = 1
 _COMPILE_PREFIX = "_orig_mod."

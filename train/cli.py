@@ -1,4 +1,8 @@
-"""``trm-train``: fit a TRM from the command line, with a wall-clock budget and exact resume."""
+"""``trm-train``: fit a TRM from the command line, with a wall-clock budget and exact resume.
+
+PyTorch (the ``train`` extra) is imported when a run starts, not here: ``trm-train --help`` works in an
+install that has only the runtime, and a run there fails with the line that names the fix.
+"""
 
 from __future__ import annotations
 
@@ -15,16 +19,21 @@ import click
 from trm_sdk import __version__
 from trm_sdk.errors import TRMError
 from trm_sdk.manifest import load_manifest
+from trm_sdk.tasks import TASKS, get_task
 
-from . import checkpoint, maze_data
-from .model import TRMConfig
-from .trainer import TrainConfig, Trainer
-
-_MODEL_KEYS = {f.name for f in fields(TRMConfig)}
-_TRAIN_KEYS = {f.name for f in fields(TrainConfig)}
+NEEDS = "trm-train needs PyTorch: pip install 'trm-sdk[train]'"
 
 
-def _parse_overrides(pairs: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
+def _require_torch() -> None:
+    try:
+        import torch  # noqa: F401
+    except ImportError as exc:
+        raise click.ClickException(NEEDS) from exc
+
+
+def _parse_overrides(
+    pairs: tuple[str, ...], model_keys: set[str], train_keys: set[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
     model: dict[str, Any] = {}
     train: dict[str, Any] = {}
     for pair in pairs:
@@ -35,14 +44,14 @@ def _parse_overrides(pairs: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, 
             value = json.loads(text)
         except json.JSONDecodeError:
             value = text  # bare strings such as mixer=attention
-        if key in _MODEL_KEYS:
+        if key in model_keys:
             model[key] = value
-        elif key in _TRAIN_KEYS:
+        elif key in train_keys:
             train[key] = value
         else:
             raise click.BadParameter(
-                f"unknown key {key!r}; model keys: {', '.join(sorted(_MODEL_KEYS))}; "
-                f"train keys: {', '.join(sorted(_TRAIN_KEYS))}",
+                f"unknown key {key!r}; model keys: {', '.join(sorted(model_keys))}; "
+                f"train keys: {', '.join(sorted(train_keys))}",
                 param_hint="--set",
             )
     return model, train
@@ -56,10 +65,11 @@ def _show(text: str | None) -> str | None:
 @click.version_option(__version__, prog_name="trm-train")
 @click.option(
     "--task",
-    type=click.Choice(["sudoku", "maze"]),
-    default="sudoku",
+    type=click.Choice(TASKS),
+    default=TASKS[0],
     show_default=True,
-    help="maze defaults the network to TRM-Att (attention with RoPE, T=3, n=4) on 900 cells.",
+    help="The puzzle task; it sets the network's defaults (maze: TRM-Att, attention with RoPE, T=3, n=4, "
+    "on 900 cells).",
 )
 @click.option(
     "--out",
@@ -138,8 +148,16 @@ def main(
     quiet: bool,
 ) -> None:
     """Train a Tiny Recursive Model with deep supervision, ACT halting, EMA and a curriculum."""
+    _require_torch()
+    from trm_sdk.network import TRMConfig
+
+    from . import checkpoint
+    from .trainer import TrainConfig, Trainer
+
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s")
-    model_over, train_over = _parse_overrides(overrides)
+    model_over, train_over = _parse_overrides(
+        overrides, {f.name for f in fields(TRMConfig)}, {f.name for f in fields(TrainConfig)}
+    )
     out_dir = out_dir or Path("runs") / task
     if resume is not None and init_from is not None:
         raise click.UsageError("--resume and --init-from exclude each other: resume continues a run exactly")
@@ -156,8 +174,7 @@ def main(
             model_cfg = TRMConfig.from_dict(load_manifest(init_from).model)
             train_values = dict(train_over)
         else:
-            defaults = maze_data.MODEL_DEFAULTS if task == "maze" else {}
-            model_cfg = TRMConfig.from_dict({**defaults, **model_over})
+            model_cfg = TRMConfig.from_dict({**get_task(task).model_defaults, **model_over})
             train_values = dict(train_over)
         train_values.update(task=task, max_steps=steps, budget_s=minutes * 60.0)
         if files:

@@ -1,42 +1,24 @@
-"""The training data streams: generated and file-based puzzles, augmented, with an easy-to-hard curriculum.
+"""The training data stream: generated and file-based puzzles, augmented, with an easy-to-hard curriculum.
 
-The stream is deterministic given its seed, and its whole position (random state, pools, curriculum stage)
-is a small picklable dict, so a training run that stops can resume on the very next puzzle.
+Written once for every task: the task (:class:`trm_sdk.tasks.Task`) names its curricula and says how to
+generate a source's puzzles, read its training files, augment and encode; this module draws, mixes and
+remembers. The stream is deterministic given its seed, and its whole position (random state, pools,
+curriculum stage) is a small picklable dict, so a training run that stops can resume on the very next
+puzzle.
 """
 
 from __future__ import annotations
 
-import logging
 import math
-from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
-from trm_sdk.tasks.sudoku import augment, codec, datasets, generate
+from trm_sdk.tasks import Task
+from trm_sdk.tasks.base import Pair
 
 from .feed import ChunkFeed
-
-log = logging.getLogger("trm_sdk.train")
-
-# Each stage: source name -> weight. "gen:A-B" generates unique puzzles with A..B blanks, "gen:minimal"
-# minimal puzzles, "files" draws from the training files given on the command line (if any).
-CURRICULA: dict[str, list[dict[str, float]]] = {
-    "easy-to-hard": [
-        {"gen:8-30": 1.0},
-        {"gen:20-40": 1.0},
-        {"gen:30-48": 1.0},
-        # From here on "gen:8-40" replays the earlier stages' puzzles: without it a CPU run that spent an
-        # hour in the last stages fell from 100% to 79% on 10-blank puzzles while its hard-set accuracy rose.
-        {"gen:40-54": 0.6, "gen:minimal": 0.3, "gen:8-40": 0.1},
-        {"gen:45-56": 0.25, "gen:minimal": 0.35, "files": 0.3, "gen:8-40": 0.1},
-        {"gen:minimal": 0.35, "files": 0.5, "gen:8-40": 0.15},
-    ],
-    "hard": [{"gen:minimal": 0.5, "files": 0.5}],
-    "mixed": [{"gen:20-40": 0.25, "gen:40-54": 0.25, "gen:minimal": 0.25, "files": 0.25}],
-}
 
 
 @dataclass
@@ -52,61 +34,39 @@ class StreamConfig:
     workers: int = 0  # processes generating puzzles ahead (0: generate in this process when needed)
     chunk_size: int = 64  # generated puzzles per unit of work; part of what fixes the puzzle sequence
 
+    @classmethod
+    def for_task(cls, task: Task, **values: Any) -> StreamConfig:
+        """The task's tuning (``Task.stream_tuning``: pool size, refresh, chunk size) under ``values``."""
+        return cls(**{**task.stream_tuning, **values})
 
-Pair = tuple[np.ndarray, np.ndarray]  # (puzzles, answers) in the task's canonical arrays
 
-
-class CurriculumStream(ABC):
+class CurriculumStream:
     """Pools of generated puzzles plus training files, mixed by curriculum stage, augmented, tokenised.
 
-    Written once for every task: a task's stream names its curricula and says how to generate one
-    source's puzzles, read its training files, augment and encode. Generating is the slow part, so each
-    source keeps a pool and only a ``refresh`` fraction of every draw is new, and the new puzzles come
-    from a :class:`~trm_sdk.train.feed.ChunkFeed` that worker processes fill ahead of time.
+    Generating is the slow part, so each source keeps a pool and only a ``refresh`` fraction of every
+    draw is new, and the new puzzles come from a :class:`~trm_sdk.train.feed.ChunkFeed` that worker
+    processes fill ahead of time.
     """
 
-    curricula: ClassVar[dict[str, list[dict[str, float]]]]
-    without_files: ClassVar[str]  # the source a stage falls back to when no training files are given
-
-    def __init__(self, cfg: StreamConfig) -> None:
-        if cfg.curriculum not in self.curricula:
-            choices = ", ".join(self.curricula)
+    def __init__(self, task: Task, cfg: StreamConfig) -> None:
+        if cfg.curriculum not in task.curricula:
+            choices = ", ".join(task.curricula)
             raise ValueError(f"unknown curriculum {cfg.curriculum!r}; choose from {choices}")
+        self.task = task
         self.cfg = cfg
-        self.stages = self.curricula[cfg.curriculum]
+        self.stages = task.curricula[cfg.curriculum]
         self.rng = np.random.default_rng(cfg.seed)
         self.stage = 0
         self.stage_seen = 0  # puzzles finished in this stage
         self.recent: list[float] = []  # exact-correct flags of recently finished puzzles
         self.pools: dict[str, Pair] = {}
-        self.feed = ChunkFeed(type(self).generate_pairs, cfg.seed, cfg.chunk_size, cfg.workers)
-        self.files = self._load_files(cfg.files) if cfg.files else None
+        self.feed = ChunkFeed(task.generate_pairs, cfg.seed, cfg.chunk_size, cfg.workers)
+        self.files = task.training_pairs(cfg.files) if cfg.files else None
         if self.files is None:
             self.stages = [
-                {k: v for k, v in stage.items() if k != "files"} or {self.without_files: 1.0}
+                {k: v for k, v in stage.items() if k != "files"} or {task.without_files: 1.0}
                 for stage in self.stages
             ]
-
-    # -- what each task supplies ----------------------------------------------------------------------------
-
-    @abstractmethod
-    def _load_files(self, paths: tuple[str, ...]) -> Pair | None:
-        """The training files' pairs; refuses evaluation-only files."""
-
-    @staticmethod
-    @abstractmethod
-    def generate_pairs(rng: np.random.Generator, source: str, count: int) -> Pair:
-        """``count`` fresh pairs from a generated source ("gen:..."); runs in worker processes."""
-
-    @abstractmethod
-    def _augment_and_encode(self, puzzles: np.ndarray, answers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Random symmetries of the task, then (question tokens, answer tokens)."""
-
-    def _pools_state(self) -> dict[str, Any]:
-        return {k: (p.copy(), s.copy()) for k, (p, s) in self.pools.items()}
-
-    def _pools_from_state(self, pools: dict[str, Any]) -> dict[str, Pair]:
-        return {k: (np.asarray(p), np.asarray(s)) for k, (p, s) in pools.items()}
 
     # -- drawing -------------------------------------------------------------------------------------------
 
@@ -144,7 +104,8 @@ class CurriculumStream(ABC):
                 puzzles.append(p)
                 answers.append(s)
         order = self.rng.permutation(count)
-        return self._augment_and_encode(np.concatenate(puzzles)[order], np.concatenate(answers)[order])
+        p, s = self.task.augment(np.concatenate(puzzles)[order], np.concatenate(answers)[order], self.rng)
+        return self.task.encode(p), self.task.encode(s)
 
     # -- curriculum ----------------------------------------------------------------------------------------
 
@@ -180,7 +141,7 @@ class CurriculumStream(ABC):
             "stage": self.stage,
             "stage_seen": self.stage_seen,
             "recent": list(self.recent),
-            "pools": self._pools_state(),
+            "pools": {k: self.task.pool_state(p, s) for k, (p, s) in self.pools.items()},
             "feed": self.feed.state_dict(),
         }
 
@@ -189,82 +150,10 @@ class CurriculumStream(ABC):
         self.stage = min(int(state["stage"]), len(self.stages) - 1)
         self.stage_seen = int(state.get("stage_seen", 0))
         self.recent = list(state["recent"])
-        self.pools = self._pools_from_state(state["pools"])
+        self.pools = {k: self.task.pool_from_state(v) for k, v in state["pools"].items()}
         if "feed" in state:  # absent from checkpoints made before the feed: start its chunks afresh
             self.feed.load_state_dict(state["feed"])
 
     def close(self) -> None:
         """Stop the generating workers; the stream can still be drawn from (in this process)."""
         self.feed.close()
-
-
-def training_file(path: str, task_datasets: Any) -> Any:
-    """A training file via the task's ``datasets``; evaluation-only or unlabelled files are refused."""
-    if task_datasets.is_eval_only(path):
-        raise ValueError(f"{path} is marked evaluation-only (data SOURCES.md): it must never be trained on")
-    data = task_datasets.load(path)
-    if data.solutions is None:
-        raise ValueError(f"{path} has no answers; training needs puzzle,answer pairs")
-    return data
-
-
-class SudokuStream(CurriculumStream):
-    curricula = CURRICULA
-    without_files = "gen:minimal"
-
-    def _load_files(self, paths: tuple[str, ...]) -> Pair | None:
-        puzzles: list[np.ndarray] = []
-        solutions: list[np.ndarray] = []
-        held_out = _eval_sets_near([Path(p) for p in paths])
-        for path in paths:
-            data = training_file(path, datasets)
-            # Trainable sets can share puzzles with evaluation-only ones (131 of puzzles6 stand in
-            # puzzles5): drop them, or the evaluation figures would be measured on training data.
-            kept = datasets.without(data, *held_out)
-            if len(kept) < len(data):
-                log.info(
-                    "%s: dropped %d puzzles that are in evaluation-only sets", path, len(data) - len(kept)
-                )
-            assert kept.solutions is not None  # training_file refused unlabelled files
-            puzzles.append(kept.puzzles)
-            solutions.append(kept.solutions)
-        return np.concatenate(puzzles), np.concatenate(solutions)
-
-    @staticmethod
-    def generate_pairs(rng: np.random.Generator, source: str, count: int) -> Pair:
-        out_p = np.empty((count, 9, 9), np.int8)
-        out_s = np.empty((count, 9, 9), np.int8)
-        for i in range(count):
-            if source == "gen:minimal":
-                p, s = generate.make_puzzle(rng, minimal=True)
-            else:
-                lo, hi = (int(v) for v in source[4:].split("-"))
-                p, s = generate.make_puzzle(rng, blanks=int(rng.integers(lo, hi + 1)))
-            out_p[i], out_s[i] = p, s
-        return out_p, out_s
-
-    def _augment_and_encode(self, puzzles: np.ndarray, answers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        p, s = augment.random_augment(puzzles, answers, self.rng)
-        return codec.encode(p), codec.encode(s)
-
-
-def _eval_sets_near(paths: list[Path]) -> list[datasets.PuzzleSet]:
-    """The evaluation-only Sudoku sets in the data trees that hold ``paths`` (and the default data dir).
-
-    Loaded once for all training files, not once per file.
-    """
-    roots = {p for path in paths for p in path.resolve().parents if (p / "sudoku").is_dir()}
-    default = datasets.default_data_dir()
-    if default is not None:
-        roots.add(default.resolve())
-    files: set[Path] = set()
-    for root in roots:
-        for entry in datasets.EVAL_ONLY:
-            if not entry.startswith("sudoku/"):
-                continue
-            target = root / entry
-            if target.is_dir():
-                files.update(target.glob("*.csv"))
-            elif target.suffix == ".csv" and target.is_file():
-                files.add(target)
-    return [datasets.load(f) for f in sorted(files)]

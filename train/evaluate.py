@@ -12,7 +12,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from .model import TRM
+from trm_sdk import halting
+from trm_sdk.network import TRM
+
+Exact = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]  # (predicted, questions, answers) -> (N,)
 
 
 @dataclass
@@ -37,12 +40,13 @@ def evaluate(
     threshold: float = 0.5,
     device: torch.device | str = "cpu",
     autocast: bool = False,
-    accept: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+    exact: Exact | None = None,
 ) -> EvalResult:
     """questions/answers: (N, S) token arrays. Only cells whose answer token is a real label are scored.
 
-    ``accept(predicted, questions) -> (N,) bool`` replaces exact token match where a puzzle has several
-    right answers (a maze's shortest paths); cell accuracy still compares with ``answers``.
+    ``exact`` is the task's judge of a whole answer (``Task.exact_tokens``): a maze accepts any shortest
+    path, not only the file's. Without it an answer must match ``answers`` token for token; cell accuracy
+    always compares with ``answers``. Halting is :func:`trm_sdk.halting.halts`, the rule every runtime uses.
     """
     model.eval()
     n_sup = model.cfg.N_sup
@@ -61,17 +65,18 @@ def evaluate(
             ):
                 y, z, logits, q_halt = model(q, y, z)
             pred = logits.argmax(-1)
-            newly = ~halted & ((torch.sigmoid(q_halt.float()) > threshold) | (k == n_sup))
+            stop = halting.halts(q_halt.float().cpu().numpy(), threshold, k, n_sup)
+            newly = ~halted & torch.from_numpy(stop).to(halted.device)
             halt_pred[newly] = pred[newly]
             steps[newly] = k
             halted |= newly
-        if accept is None:
+        if exact is None:
             exact_all += int((pred == a).all(-1).sum())
             exact_halt += int((halt_pred == a).all(-1).sum())
         else:
-            q_np = q.cpu().numpy()
-            exact_all += int(np.sum(accept(pred.cpu().numpy(), q_np)))
-            exact_halt += int(np.sum(accept(halt_pred.cpu().numpy(), q_np)))
+            q_np, a_np = q.cpu().numpy(), a.cpu().numpy()
+            exact_all += int(np.sum(exact(pred.cpu().numpy(), q_np, a_np)))
+            exact_halt += int(np.sum(exact(halt_pred.cpu().numpy(), q_np, a_np)))
         cells_right += int((pred == a).sum())
         cells += a.numel()
         steps_total += int(steps.sum())

@@ -19,12 +19,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from trm_sdk.network import TRM, TRMConfig, checked_fields
+from trm_sdk.tasks import Task, get_task
+
 from . import checkpoint
-from .data import CurriculumStream, StreamConfig, SudokuStream
+from .data import CurriculumStream, StreamConfig
 from .evaluate import evaluate
 from .losses import cross_entropy, halting_loss
-from .maze_data import MazeStream, MazeStreamConfig
-from .model import TRM, TRMConfig, checked_fields
 
 log = logging.getLogger("trm_sdk.train")
 
@@ -123,6 +124,7 @@ class Trainer:
         self.cfg = cfg
         self.out_dir = Path(out_dir)
         self.state_dir = Path(state_dir) if state_dir is not None else None
+        self.task = get_task(cfg.task)  # an unknown task is an error here, before any work
         self.device = resolve_device(cfg.device)
         torch.manual_seed(cfg.seed)
         self.model = TRM(model_cfg).to(self.device)
@@ -139,7 +141,7 @@ class Trainer:
             **({"fused": True} if self.device.type == "cuda" else {}),
         )
         self._ema_keys = [k for k, v in self.model.state_dict().items() if v.is_floating_point()]
-        self.stream = _make_stream(cfg, model_cfg, _data_workers(cfg.data_workers, self.device))
+        self.stream = _make_stream(self.task, cfg, model_cfg, _data_workers(cfg.data_workers, self.device))
         # Compiled lazily on its first call; the eager model stays for the speed probe and as the fallback.
         self.compiled: Callable[..., Any] | None = None
         if cfg.compile:
@@ -156,23 +158,9 @@ class Trainer:
         self.elapsed_s = 0.0  # training time over all windows, for the record
         self.history: list[dict[str, Any]] = []
         self.init_source: dict[str, Any] | None = None  # the exported model a fresh run started from
-        self.eval_set = self._eval_set()
+        self.eval_set = self.task.eval_set(cfg.seed, cfg.eval_size)
 
     # -- state ---------------------------------------------------------------------------------------------
-
-    def _eval_set(self) -> tuple[np.ndarray, np.ndarray]:
-        # A fixed generated set from a seed the stream never uses, spanning easy to minimal puzzles.
-        if self.cfg.task == "maze":
-            from .maze_data import eval_set
-
-            return eval_set(self.cfg.seed, self.cfg.eval_size)
-        from trm_sdk.tasks.sudoku import codec, generate
-
-        rng = np.random.default_rng(10_000_019 + self.cfg.seed)
-        n = self.cfg.eval_size
-        pairs = [generate.make_puzzle(rng, blanks=int(b)) for b in np.linspace(20, 58, n - n // 4)]
-        pairs += [generate.make_puzzle(rng, minimal=True) for _ in range(n // 4)]
-        return codec.encode(np.stack([p for p, _ in pairs])), codec.encode(np.stack([s for _, s in pairs]))
 
     def save(self, path: Path, info: dict[str, Any] | None = None) -> Path:
         record = {
@@ -426,25 +414,21 @@ class Trainer:
 
     def evaluate_files(self) -> dict[str, dict[str, float]]:
         """The EMA network on each ``eval_files`` set: all N_sup steps and with halting."""
-        from trm_sdk.tasks import get_task
-
-        task_datasets = _task_datasets(self.cfg.task)
-        encode = get_task(self.cfg.task).encode
-        accept = _maze_accept if self.cfg.task == "maze" else None
+        task = self.task
         model = self.ema_model()
         out = {}
         for path in self.cfg.eval_files:
-            data = task_datasets.load(path, limit=self.cfg.eval_limit or None)
+            data = task.load(path, limit=self.cfg.eval_limit or None)
             if data.solutions is None:
                 raise ValueError(f"{path} has no answers to score against")
             t0 = time.monotonic()
             result = evaluate(
                 model,
-                encode(data.puzzles),
-                encode(data.solutions),
+                task.encode(data.puzzles),
+                task.encode(data.solutions),
                 device=self.device,
                 autocast=self.autocast,
-                accept=accept,
+                exact=task.exact_tokens,
             ).to_dict()
             name = f"{Path(path).parent.name}/{Path(path).stem}"
             out[name] = {k: round(v, 4) for k, v in result.items()} | {
@@ -455,14 +439,13 @@ class Trainer:
 
     def record_eval(self) -> dict[str, Any]:
         questions, answers = self.eval_set
-        accept = _maze_accept if self.cfg.task == "maze" else None  # any shortest path is right
         result = evaluate(
             self.ema_model(),
             questions,
             answers,
             device=self.device,
             autocast=self.autocast,
-            accept=accept,
+            exact=self.task.exact_tokens,  # a maze accepts any shortest path
         ).to_dict()
         entry = {
             "step": self.step,
@@ -473,13 +456,6 @@ class Trainer:
         self.history.append(entry)
         log.info("eval %s", entry)
         return entry
-
-
-def _maze_accept(pred: np.ndarray, questions: np.ndarray) -> np.ndarray:
-    from trm_sdk.tasks.maze import codec
-
-    size = (-1, codec.SIZE, codec.SIZE)
-    return codec.are_solutions(pred.reshape(size), questions.reshape(size))
 
 
 def speed_report(times: dict[str, list[float]], compile_error: str | None) -> dict[str, Any]:
@@ -514,27 +490,15 @@ def _data_workers(requested: int, device: torch.device) -> int:
     return max(1, min(14, (os.cpu_count() or 2) - 2))
 
 
-def _task_datasets(task: str) -> Any:
-    if task == "maze":
-        from trm_sdk.tasks.maze import datasets as maze_datasets
-
-        return maze_datasets
-    from trm_sdk.tasks.sudoku import datasets as sudoku_datasets
-
-    return sudoku_datasets
-
-
-def _make_stream(cfg: TrainConfig, model_cfg: TRMConfig, workers: int = 0) -> CurriculumStream:
-    """The task's data stream; the only task-specific choice the loop makes."""
-    from trm_sdk.tasks import get_task
-
-    task = get_task(cfg.task)  # an unknown task is an error here, before any work
+def _make_stream(task: Task, cfg: TrainConfig, model_cfg: TRMConfig, workers: int = 0) -> CurriculumStream:
+    """The task's data stream, tuned as the task asks, for a network that reads the task's tokens."""
     if (model_cfg.vocab_size, model_cfg.seq_len) != (task.vocab_size, task.seq_len):
         raise ValueError(
             f"task {cfg.task} needs vocab_size {task.vocab_size} and seq_len {task.seq_len}, the model has "
             f"{model_cfg.vocab_size} and {model_cfg.seq_len}"
         )
-    common: dict[str, Any] = dict(
+    stream_cfg = StreamConfig.for_task(
+        task,
         seed=cfg.seed,
         curriculum=cfg.curriculum,
         files=cfg.files,
@@ -542,9 +506,7 @@ def _make_stream(cfg: TrainConfig, model_cfg: TRMConfig, workers: int = 0) -> Cu
         advance_at=cfg.advance_at,
         stage_puzzles=cfg.stage_puzzles,
     )
-    if cfg.task == "maze":
-        return MazeStream(MazeStreamConfig(**common))
-    return SudokuStream(StreamConfig(**common))
+    return CurriculumStream(task, stream_cfg)
 
 
 def _hardware(device: torch.device) -> str:

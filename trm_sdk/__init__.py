@@ -6,6 +6,10 @@ and the runtime that ran it. Importing this package never imports PyTorch: the C
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.util
+import sys as _sys
+from importlib.machinery import ModuleSpec
 from pathlib import Path as _Path
 
 from .errors import BackendUnavailableError, InvalidPuzzleError, ModelError, TRMError
@@ -13,18 +17,39 @@ from .solution import Hint, Rating, Solution
 from .solver import Solver
 
 
-def _serve_sibling_folders() -> None:
-    # In a source checkout, models/, train/ and export/ sit beside this package rather than inside it
-    # (pyproject.toml maps them in at install). Python run from the checkout's root imports this folder,
-    # not the installed package, so without this `trm_sdk.models` would not be found there.
+class _CheckoutPackages(importlib.abc.MetaPathFinder):
+    """In a source checkout, the folders that ``pyproject.toml`` installs as ``trm_sdk.train`` and
+    ``trm_sdk.export`` sit beside this package, not inside it. Python run from the checkout's root imports
+    this folder, so the same two mappings are made here; nothing else in the checkout becomes
+    ``trm_sdk.*``. An installed package has the folders inside it and never needs this."""
+
+    def __init__(self, folders: dict[str, _Path]) -> None:
+        self.folders = folders
+
+    def find_spec(self, fullname: str, path: object = None, target: object = None) -> ModuleSpec | None:
+        folder = self.folders.get(fullname)
+        if folder is None:
+            return None
+        return importlib.util.spec_from_file_location(
+            fullname, folder / "__init__.py", submodule_search_locations=[str(folder)]
+        )
+
+
+def _map_checkout_packages() -> None:
     here = _Path(__file__).resolve().parent
     root = here.parent
-    if not (here / "models").exists() and (root / "models" / "__init__.py").is_file():
-        if (root / "pyproject.toml").is_file() and str(root) not in __path__:
-            __path__.append(str(root))
+    if not (root / "pyproject.toml").is_file():
+        return
+    folders = {
+        f"{__name__}.{name}": root / name
+        for name in ("train", "export")
+        if not (here / name).exists() and (root / name / "__init__.py").is_file()
+    }
+    if folders:
+        _sys.meta_path.append(_CheckoutPackages(folders))
 
 
-_serve_sibling_folders()
+_map_checkout_packages()
 
 
 __version__ = "0.1.0"

@@ -17,8 +17,9 @@ import numpy as np
 
 from . import backends
 from .solver import Solver
+from .tasks import Task
 
-__all__ = ["Sample", "generated_sample", "measure_backend", "search_gain"]
+__all__ = ["Sample", "generated_sample", "measure_backend"]
 
 Progress = Callable[[int], None]  # called with the number of puzzles just finished
 
@@ -26,18 +27,16 @@ Progress = Callable[[int], None]  # called with the number of puzzles just finis
 @dataclass(frozen=True)
 class Sample:
     name: str
-    puzzles: np.ndarray  # (N, 9, 9) int8, 0 = blank
+    puzzles: np.ndarray  # (N, ...) the task's canonical arrays
 
 
 def generated_sample(
-    name: str, level: str, count: int, seed: int, progress: Progress = lambda n: None
+    task: Task, name: str, level: str, count: int, seed: int, progress: Progress = lambda n: None
 ) -> Sample:
-    from .tasks.sudoku import generate
-
     rng = np.random.default_rng(seed)
     puzzles = []
     for _ in range(count):
-        puzzles.append(generate.make_level(rng, level)[0])
+        puzzles.append(task.generate(rng, level)[0])
         progress(1)
     return Sample(name, np.stack(puzzles))
 
@@ -46,11 +45,11 @@ def _cycled(puzzles: np.ndarray, n: int) -> list[np.ndarray]:
     return [puzzles[i % len(puzzles)] for i in range(n)]
 
 
-def _latency(solver: Solver, sample: Sample, runs: int, progress: Progress) -> dict[str, Any]:
+def _latency(solver: Solver, sample: Sample, runs: int, progress: Progress, **choices: Any) -> dict[str, Any]:
     times, steps, solved = [], [], []
     for puzzle in _cycled(sample.puzzles, runs):
         start = time.perf_counter()
-        r = solver.solve(puzzle)
+        r = solver.solve(puzzle, **choices)
         times.append(1000 * (time.perf_counter() - start))
         steps.append(r.steps)
         solved.append(r.solved)
@@ -64,9 +63,11 @@ def _latency(solver: Solver, sample: Sample, runs: int, progress: Progress) -> d
     }
 
 
-def _throughput(solver: Solver, puzzles: list[np.ndarray], progress: Progress) -> dict[str, Any]:
+def _throughput(
+    solver: Solver, puzzles: list[np.ndarray], progress: Progress, **choices: Any
+) -> dict[str, Any]:
     start = time.perf_counter()
-    results = solver.solve_batch(puzzles)
+    results = solver.solve_batch(puzzles, batch_size=len(puzzles), **choices)  # one batch of them all
     elapsed = time.perf_counter() - start
     progress(len(puzzles))
     return {
@@ -74,6 +75,10 @@ def _throughput(solver: Solver, puzzles: list[np.ndarray], progress: Progress) -
         "mean_steps": round(float(np.mean([r.steps for r in results])), 2),
         "solved": round(float(np.mean([r.solved for r in results])), 4),
     }
+
+
+# The two ways every figure is measured: the model's own halting, and every supervision step.
+MODES: dict[str, dict[str, Any]] = {"halting": {}, "all_steps": {"halt_threshold": 1.0}}
 
 
 def measure_backend(
@@ -84,75 +89,31 @@ def measure_backend(
     progress: Progress = lambda n: None,
     **solver_options: Any,
 ) -> dict[str, Any]:
-    """Latency per sample and throughput per batch size on one backend, halting and 16 fixed steps.
+    """Latency per sample and throughput per batch size on one backend, with halting and all steps.
 
     The throughput batch mixes the samples in turn, so it has the difficulty spread an app would see.
     """
     if backends.availability(backend) is not None:
         return {"backend": backend, "available": False, "reason": backends.availability(backend)}
-    halting = Solver(backend=backend, **solver_options)
-    fixed = Solver(backend=backend, **{**solver_options, "halt_threshold": 1.0})
-    halting.solve(samples[0].puzzles[0])  # the first call pays for lazy initialisation; keep it out
-    fixed.solve(samples[0].puzzles[0])
-    out: dict[str, Any] = {"backend": halting.backend, "available": True, "latency": {}, "throughput": {}}
+    solver = Solver(backend=backend, **solver_options)
+    for choices in MODES.values():  # the first call pays for lazy initialisation; keep it out
+        solver.solve(samples[0].puzzles[0], **choices)
+    out: dict[str, Any] = {
+        "backend": solver.backend,
+        "available": True,
+        "max_steps": solver.max_steps,
+        "latency": {},
+        "throughput": {},
+    }
     for sample in samples:
         out["latency"][sample.name] = {
-            "halting": _latency(halting, sample, latency_runs, progress),
-            "all_steps": _latency(fixed, sample, latency_runs, progress),
+            mode: _latency(solver, sample, latency_runs, progress, **choices)
+            for mode, choices in MODES.items()
         }
     mixed = np.stack([p for group in zip(*(s.puzzles for s in samples), strict=False) for p in group])
     for b in batch_sizes:
         puzzles = _cycled(mixed, b)
-        row = {}
-        for key, solver in (("halting", halting), ("all_steps", fixed)):
-            solver.batch_size = b  # one batch of exactly b puzzles
-            row[key] = _throughput(solver, puzzles, progress)
-        out["throughput"][str(b)] = row
-    return out
-
-
-def search_gain(solver: Solver, puzzles: np.ndarray, progress: Progress = lambda n: None) -> dict[str, Any]:
-    """Branch points the exact search needs to reach a solution, unguided and guided by the network.
-
-    Both searches are the same depth-first search with the same cell choice; only the order in which a
-    cell's digits are tried differs (ascending, or the network's likeliest first), so the ratio is what
-    the network's probabilities are worth to the ``fallback="search"`` mode.
-    """
-    from .tasks.sudoku import codec, search
-
-    unguided, guided, times_u, times_g, failed = [], [], [], [], []
-    for lo in range(0, len(puzzles), solver.batch_size):
-        chunk = puzzles[lo : lo + solver.batch_size]
-        run, _, ok = solver._network(chunk)  # the probabilities the fallback search would see
-        _, probs = codec.decode(run.logits)
-        for puzzle, p, right in zip(chunk, probs, ok, strict=True):
-            start = time.perf_counter()
-            u = search.solve(puzzle, limit=1)
-            times_u.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            g = search.solve(puzzle, limit=1, order=search.prob_order(p))
-            times_g.append(time.perf_counter() - start)
-            unguided.append(u.nodes)
-            guided.append(g.nodes)
-            failed.append(not right)
-            progress(1)
-    u_arr, g_arr, f_arr = np.array(unguided), np.array(guided), np.array(failed)
-
-    def summary(mask: np.ndarray) -> dict[str, Any]:
-        if not mask.any():
-            return {"puzzles": 0}
-        return {
-            "puzzles": int(mask.sum()),
-            "mean_nodes_unguided": round(float(u_arr[mask].mean()), 2),
-            "mean_nodes_guided": round(float(g_arr[mask].mean()), 2),
-            # share of the unguided search's branch points that guidance avoids (0 when neither branched)
-            "nodes_saved": round(1 - float(g_arr[mask].sum()) / float(u_arr[mask].sum()), 4)
-            if u_arr[mask].sum()
-            else 0.0,
-            "guided_fewer": round(float((g_arr[mask] < u_arr[mask]).mean()), 4),
-            "guided_more": round(float((g_arr[mask] > u_arr[mask]).mean()), 4),
-            "ms_unguided": round(1000 * float(np.mean(np.array(times_u)[mask])), 2),
-            "ms_guided": round(1000 * float(np.mean(np.array(times_g)[mask])), 2),
+        out["throughput"][str(b)] = {
+            mode: _throughput(solver, puzzles, progress, **choices) for mode, choices in MODES.items()
         }
-
-    return {"all": summary(np.ones(len(puzzles), bool)), "network_failed": summary(f_arr)}
+    return out

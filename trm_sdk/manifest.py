@@ -1,23 +1,61 @@
-"""A model directory's manifest: what the graphs compute, how they were made, and checksums of every file.
+"""A model directory's manifest and the runtime contract it describes, in one place.
 
-The runtime trusts nothing it has not checked: each file named here is hashed on load, so a truncated
-download or a hand-edited graph fails with a clear message instead of producing wrong answers.
+The contract: the files of a model folder, the inputs and outputs of its graphs, the precisions a
+backend may run in. Export writes it, every backend reads it, and both import the names from here.
+The lifecycle: :func:`write_manifest` at export, :func:`update` for what is measured later (``trm eval``,
+``trm calibrate``), :func:`load_manifest` at run time. The runtime trusts nothing it has not checked:
+each file named here is hashed on load, so a truncated download or a hand-edited graph fails with a
+clear message instead of producing wrong answers.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import ModelError
 
-__all__ = ["FORMAT_VERSION", "Manifest", "load_manifest", "sha256_file", "write_manifest"]
+__all__ = [
+    "FILES",
+    "FORMAT_VERSION",
+    "MANIFEST_NAME",
+    "PRECISIONS",
+    "STEP_FILE",
+    "STEP_INPUTS",
+    "STEP_OUTPUTS",
+    "UNROLLED_FILE",
+    "UNROLLED_INPUTS",
+    "UNROLLED_OUTPUTS",
+    "WEIGHTS_FILE",
+    "Manifest",
+    "load_manifest",
+    "sha256_file",
+    "update",
+    "write_manifest",
+]
 
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
+
+# The files of a model folder, by role.
+STEP_FILE = "step.onnx"  # one supervision step; what the CPU backend runs and TensorRT builds from
+UNROLLED_FILE = "unrolled.onnx"  # all N_sup steps with halting, for runtimes that cannot loop
+WEIGHTS_FILE = "weights.npz"  # the step graph's weights under the network's names (CUDA backend)
+FILES = {"step": STEP_FILE, "unrolled": UNROLLED_FILE, "weights": WEIGHTS_FILE}
+
+# The graphs' interfaces: (tokens, y, z, first) -> (y_out, z_out, logits, q_halt) for one step, where
+# first=true starts a puzzle from the initial state; (tokens, halt_threshold, max_steps) -> (logits,
+# q_halt, steps) for the unrolled graph.
+STEP_INPUTS = ("tokens", "y", "z", "first")
+STEP_OUTPUTS = ("y_out", "z_out", "logits", "q_halt")
+UNROLLED_INPUTS = ("tokens", "halt_threshold", "max_steps")
+UNROLLED_OUTPUTS = ("logits", "q_halt", "steps")
+
+PRECISIONS = ("fp32", "fp16", "bf16")  # what the GPU backends compute in; the CPU backend runs fp32
 
 
 def sha256_file(path: Path) -> str:
@@ -52,6 +90,11 @@ class Manifest:
     @property
     def N_sup(self) -> int:
         return int(self.model["N_sup"])
+
+    @property
+    def max_steps(self) -> int:
+        """The supervision steps a solve takes at most by default: the model's trained N_sup."""
+        return int(self.halting.get("max_steps", self.N_sup))
 
     def path(self, role: str) -> Path:
         """The verified path of the file that plays ``role``; raises ModelError if absent or corrupt."""
@@ -108,6 +151,13 @@ def file_entry(directory: Path, name: str) -> dict[str, Any]:
     return {"path": name, "sha256": sha256_file(path), "bytes": path.stat().st_size}
 
 
+def _write(path: Path, body: dict[str, Any]) -> None:
+    # Written beside and renamed over, so a crash never leaves a half-written manifest behind.
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(body, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def write_manifest(directory: str | Path, fields: dict[str, Any]) -> Path:
     """Write ``manifest.json``; ``fields['files']`` maps role -> file name and is hashed here."""
     directory = Path(directory)
@@ -115,5 +165,25 @@ def write_manifest(directory: str | Path, fields: dict[str, Any]) -> Path:
     body["format"] = FORMAT_VERSION
     body["files"] = {role: file_entry(directory, name) for role, name in fields["files"].items()}
     path = directory / MANIFEST_NAME
-    path.write_text(json.dumps(body, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    _write(path, body)
+    return path
+
+
+def update(directory: str | Path, changes: dict[str, Any]) -> Path:
+    """Merge measured results into a model's manifest: each top-level section in ``changes`` is merged
+    key by key into the one there (a dict), or replaces it (anything else).
+
+    Only results change this way; the files, the contract and the network are export's, so a change
+    that touches ``format``, ``files``, ``task``, ``encoding`` or ``model`` is refused.
+    """
+    frozen = {"format", "files", "task", "encoding", "model"}.intersection(changes)
+    if frozen:
+        raise ValueError(f"update may not change {', '.join(sorted(frozen))}: re-export the model instead")
+    manifest = load_manifest(directory)  # refuses a folder that is not a model
+    body = dict(manifest.raw)
+    for key, value in changes.items():
+        old = body.get(key)
+        body[key] = {**old, **value} if isinstance(old, dict) and isinstance(value, dict) else value
+    path = manifest.directory / MANIFEST_NAME
+    _write(path, body)
     return path

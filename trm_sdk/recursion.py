@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import halting
 from .backends.base import Backend
 
 
@@ -16,12 +17,8 @@ class RecursionResult:
     steps: np.ndarray  # (B,) step at which each puzzle halted, 1..max_steps
 
 
-def _sigmoid(q: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * q.astype(np.float64)))  # overflow-free logistic
-
-
 def run(backend: Backend, tokens: np.ndarray, max_steps: int, threshold: float) -> RecursionResult:
-    """Each puzzle stops at the first step where sigmoid(q_halt) > threshold, or at max_steps.
+    """Each puzzle runs until :func:`trm_sdk.halting.halts` says it stops.
 
     Halted puzzles are dropped from the batch, so the batch costs what its slowest puzzles need and
     stops as soon as every puzzle has halted.
@@ -34,7 +31,7 @@ def run(backend: Backend, tokens: np.ndarray, max_steps: int, threshold: float) 
     state = backend.start(tokens)
     for k in range(1, max_steps + 1):
         state, q = backend.step(state)
-        halt = (_sigmoid(q) > threshold) | (k == max_steps)
+        halt = halting.halts(q, threshold, k, max_steps)
         rows = np.flatnonzero(halt)
         if len(rows):
             logits = backend.logits(state, rows)
@@ -54,20 +51,20 @@ def run(backend: Backend, tokens: np.ndarray, max_steps: int, threshold: float) 
 
 
 def confidence(q_halt: np.ndarray) -> np.ndarray:
-    return _sigmoid(q_halt)
+    return halting.probability(q_halt)
 
 
 def trace(backend: Backend, tokens: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """Every step for every puzzle, no halting: (halting probabilities (B, steps), logits (steps, B, S, V)).
+    """Every step for every puzzle, no halting: (halting logits (B, steps), answer logits (steps, B, S, V)).
 
-    What calibrating a halting threshold needs: where each puzzle would stop under any threshold, and
-    whether its answer there is right.
+    What calibrating a halting threshold needs: where each puzzle would stop under any threshold
+    (:func:`trm_sdk.halting.halting_steps`), and whether its answer there is right.
     """
-    probs, logits = [], []
+    q_halt, logits = [], []
     state = backend.start(tokens)
     rows = np.arange(len(tokens))
     for _ in range(steps):
         state, q = backend.step(state)
-        probs.append(_sigmoid(q))
+        q_halt.append(np.asarray(q, np.float32))
         logits.append(backend.logits(state, rows))
-    return np.stack(probs, axis=1), np.stack(logits)
+    return np.stack(q_halt, axis=1), np.stack(logits)

@@ -1,4 +1,4 @@
-"""What a solver returns: a checked answer, a hint, or a difficulty rating."""
+"""What a solver returns: a checked answer, a hint, a difficulty rating, or the network's raw view."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["STATUSES", "Hint", "Rating", "Solution"]
+__all__ = ["STATUSES", "Hint", "Prediction", "Rating", "Solution"]
 
 STATUSES = {
     "solved": "solved",
@@ -102,3 +102,29 @@ class Rating:
             else "the network alone did not solve it"
         )
         return f"difficulty {self.level} (score {self.score:.2f}: {why})"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The network's own view of a batch, before any search: what ``Solver.predict`` returns.
+
+    For tools built on the network (benchmarks, hints, a custom search): per-cell probabilities over
+    the model's vocabulary, the decoded answers and the verifier's word on them, all at each puzzle's
+    halting step.
+    """
+
+    answers: np.ndarray  # (B, ...) decoded answers in the task's canonical form
+    solved: np.ndarray  # (B,) bool: the verifier's word on each answer
+    steps: np.ndarray  # (B,) supervision steps each puzzle ran
+    confidence: np.ndarray  # (B,) sigmoid of the halting head at that step
+    logits: np.ndarray = field(repr=False)  # (B, seq_len, vocab) float32
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        """(B, seq_len, vocab) softmax of the logits: the network's belief in each token of each cell."""
+        shifted = self.logits - self.logits.max(axis=-1, keepdims=True)
+        e = np.exp(shifted)
+        return e / e.sum(axis=-1, keepdims=True)
+
+    def __len__(self) -> int:
+        return len(self.answers)

@@ -1,10 +1,11 @@
-"""``Solver``: build once (model, task, backend), then solve one puzzle or many."""
+"""``Solver``: load once (model, task, backend), then solve one puzzle or many with choices made per call."""
 
 from __future__ import annotations
 
 import logging
 import numbers
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,9 @@ import numpy as np
 
 from . import backends, rating, recursion
 from .errors import InvalidPuzzleError, ModelError, TRMError
-from .manifest import Manifest, load_manifest
-from .solution import Hint, Rating, Solution
-from .tasks import Task, get_task
+from .manifest import PRECISIONS, Manifest, load_manifest
+from .solution import Hint, Prediction, Rating, Solution
+from .tasks import get_task
 
 __all__ = ["Solver"]
 
@@ -23,7 +24,7 @@ log = logging.getLogger("trm_sdk")
 
 def _shipped_model(task: str) -> Path:
     from . import __version__
-    from .models import available, model_dir
+    from .shipped import available, model_dir
 
     if task not in available():
         raise ModelError(
@@ -32,23 +33,38 @@ def _shipped_model(task: str) -> Path:
     return model_dir(task)
 
 
+FALLBACKS = ("none", "search")
+
+
+@dataclass(frozen=True)
+class _Choices:
+    """The per-call choices of one solve, after the Solver's defaults have filled the gaps."""
+
+    max_steps: int
+    halt_threshold: float
+    fallback: str | None
+    search_time_limit: float
+
+
 class Solver:
-    """A trained TRM for one task on one runtime.
+    """A trained TRM for one task on one runtime: load once, then solve with choices made per call.
 
     ``backend`` is "auto" (TensorRT, else CUDA, else CPU), or "cpu", "cuda", "tensorrt" explicitly; an
     explicit backend that cannot run raises BackendUnavailableError. ``model`` is an exported model
-    directory (default: the model shipped for ``task``). Each puzzle stops at the first supervision step
-    where sigmoid(q_halt) > ``halt_threshold``, or at ``max_steps``; ``halt_threshold=1.0`` always runs
-    ``max_steps`` steps (the paper's evaluation), and None (the default) takes the threshold recorded in the
-    model's manifest, calibrated for that model (0.5 if it records none). Steps beyond the trained N_sup
-    are allowed and simply continue the recursion.
+    directory (default: the model shipped for ``task``). ``threads`` and ``precision`` ("fp32", "fp16",
+    "bf16"; the GPU backends only) shape the loaded runtime, so they are fixed here.
+
+    The other keywords are defaults that every call can override (``solve(p, max_steps=2)``):
+    each puzzle stops at the first supervision step where sigmoid(q_halt) > ``halt_threshold``, or at
+    ``max_steps``. ``max_steps=None`` takes the N_sup the model was trained with (its manifest); steps
+    beyond it are allowed and simply continue the recursion. ``halt_threshold=1.0`` always runs
+    ``max_steps`` steps (the paper's evaluation), and None takes the threshold calibrated for the model
+    and recorded in its manifest (0.5 if it records none).
 
     ``fallback="search"`` makes every answer exact: an exact search, guided by the network's per-cell
     probabilities and bounded by ``search_time_limit`` seconds per puzzle, finishes any answer that fails
     verification (``method="trm+search"``) and reports puzzles with no solution or several
-    (``Solution.status``). The default ``fallback=None`` is the pure network.
-
-    ``precision`` ("fp32", "fp16", "bf16") applies to the GPU backends; None takes each backend's default.
+    (``Solution.status``). The default, None (or "none"), is the pure network.
     """
 
     def __init__(
@@ -57,7 +73,7 @@ class Solver:
         *,
         backend: str = "auto",
         model: str | Path | None = None,
-        max_steps: int = 16,
+        max_steps: int | None = None,
         halt_threshold: float | None = None,
         threads: int | None = None,
         batch_size: int = 256,
@@ -66,26 +82,22 @@ class Solver:
         precision: str | None = None,
     ) -> None:
         self.task = get_task(task)
-        if fallback not in (None, "search"):
-            raise ValueError(f"fallback must be None or 'search', got {fallback!r}")
-        if fallback == "search" and type(self.task).search is Task.search:
-            raise TRMError(f"task {task!r} has no exact search, so fallback='search' is not available")
-        self.fallback: str | None = fallback
-        if (
-            isinstance(search_time_limit, bool)
-            or not isinstance(search_time_limit, numbers.Real)
-            or not float(search_time_limit) > 0
-        ):
-            raise ValueError(
-                f"search_time_limit must be a positive number of seconds, got {search_time_limit!r}"
-            )
-        self.search_time_limit: float = float(search_time_limit)
-        self.max_steps: int = _check_int("max_steps", max_steps)
+        self.fallback: str | None = self._check_fallback(fallback)
+        self.search_time_limit: float = _check_seconds(search_time_limit)
         self.batch_size: int = _check_int("batch_size", batch_size)
+        if max_steps is not None:
+            max_steps = _check_int("max_steps", max_steps)
         if halt_threshold is not None:
             _check_threshold("halt_threshold", halt_threshold)
         self.manifest: Manifest = load_manifest(model if model is not None else _shipped_model(task))
         self._check_manifest()
+        if max_steps is None:  # the model's own N_sup
+            try:
+                raw = self.manifest.halting.get("max_steps", self.manifest.model.get("N_sup"))
+                max_steps = _check_int("halting.max_steps", raw)
+            except ValueError as exc:
+                raise ModelError(f"{self.manifest.directory}/manifest.json: {exc}") from exc
+        self.max_steps: int = max_steps
         if halt_threshold is None:  # the threshold the model was calibrated with, recorded at export
             halt_threshold = self.manifest.halting.get("threshold", 0.5)
             try:
@@ -93,8 +105,8 @@ class Solver:
             except ValueError as exc:
                 raise ModelError(f"{self.manifest.directory}/manifest.json: {exc}") from exc
         self.halt_threshold: float = float(halt_threshold)
-        if precision not in (None, "fp32", "fp16", "bf16"):
-            raise ValueError(f"precision must be None, 'fp32', 'fp16' or 'bf16', got {precision!r}")
+        if precision is not None and precision not in PRECISIONS:
+            raise ValueError(f"precision must be None or one of {', '.join(PRECISIONS)}, got {precision!r}")
         if backend == "cpu" and precision not in (None, "fp32"):
             raise ValueError("the cpu backend runs in fp32 only; precision applies to 'cuda' and 'tensorrt'")
         options = {} if precision is None or backend == "cpu" else {"precision": precision}
@@ -111,76 +123,168 @@ class Solver:
             detail = ", ".join(f"{k}: model {a!r} vs task {b!r}" for k, (a, b) in differing.items())
             raise ModelError(f"model {m.directory} uses a different token encoding ({detail})")
 
+    def _check_fallback(self, fallback: str | None) -> str | None:
+        if fallback not in (None, *FALLBACKS):
+            raise ValueError(f"fallback must be None, 'none' or 'search', got {fallback!r}")
+        if fallback == "search" and not self.task.has_search:
+            raise TRMError(
+                f"task {self.task.name!r} has no exact search, so fallback='search' is not available"
+            )
+        return None if fallback == "none" else fallback
+
+    def _choices(
+        self,
+        max_steps: int | None = None,
+        halt_threshold: float | None = None,
+        fallback: str | None = None,
+        search_time_limit: float | None = None,
+    ) -> _Choices:
+        """One call's choices: what it passed, else the Solver's defaults."""
+        if halt_threshold is not None:
+            _check_threshold("halt_threshold", halt_threshold)
+        return _Choices(
+            max_steps=self.max_steps if max_steps is None else _check_int("max_steps", max_steps),
+            halt_threshold=self.halt_threshold if halt_threshold is None else float(halt_threshold),
+            fallback=self.fallback if fallback is None else self._check_fallback(fallback),
+            search_time_limit=(
+                self.search_time_limit if search_time_limit is None else _check_seconds(search_time_limit)
+            ),
+        )
+
     @property
     def backend(self) -> str:
         """The runtime that runs this solver's puzzles: "cpu", "cuda" or "tensorrt"."""
         return self._backend.name
 
-    def solve(self, puzzle: Any) -> Solution:
-        """Solve one puzzle (any form the task accepts); raises InvalidPuzzleError for bad input."""
-        return self._solve_parsed([self.task.parse(puzzle)])[0]
+    def solve(
+        self,
+        puzzle: Any,
+        *,
+        max_steps: int | None = None,
+        halt_threshold: float | None = None,
+        fallback: str | None = None,
+        search_time_limit: float | None = None,
+    ) -> Solution:
+        """Solve one puzzle (any form the task accepts); raises InvalidPuzzleError for bad input.
 
-    def solve_batch(self, puzzles: Iterable[Any]) -> list[Solution]:
+        Keywords left at None take the Solver's defaults (see the class); ``fallback="none"`` turns off
+        a Solver's search for this call.
+        """
+        choices = self._choices(max_steps, halt_threshold, fallback, search_time_limit)
+        return self._solve_parsed([self.task.parse(puzzle)], choices)[0]
+
+    def solve_batch(
+        self,
+        puzzles: Iterable[Any],
+        *,
+        batch_size: int | None = None,
+        max_steps: int | None = None,
+        halt_threshold: float | None = None,
+        fallback: str | None = None,
+        search_time_limit: float | None = None,
+    ) -> list[Solution]:
         """Solve many puzzles in batches of ``batch_size``; results come back in input order.
 
         Every puzzle is parsed before any is solved, so one bad entry fails fast and names its index.
         """
-        if isinstance(puzzles, (str, bytes)):
-            raise InvalidPuzzleError("solve_batch takes a list of puzzles; for one puzzle use solve()")
-        parsed = []
-        for i, puzzle in enumerate(puzzles):
-            try:
-                parsed.append(self.task.parse(puzzle))
-            except InvalidPuzzleError as exc:
-                raise InvalidPuzzleError(f"puzzle #{i}: {exc}") from exc
+        choices = self._choices(max_steps, halt_threshold, fallback, search_time_limit)
+        size = self.batch_size if batch_size is None else _check_int("batch_size", batch_size)
+        parsed = self._parse_all(puzzles)
         results: list[Solution] = []
-        for start in range(0, len(parsed), self.batch_size):
-            results.extend(self._solve_parsed(parsed[start : start + self.batch_size]))
+        for start in range(0, len(parsed), size):
+            results.extend(self._solve_parsed(parsed[start : start + size], choices))
         return results
 
-    def hint(self, puzzle: Any) -> Hint:
+    def predict(
+        self,
+        puzzles: Iterable[Any],
+        *,
+        max_steps: int | None = None,
+        halt_threshold: float | None = None,
+    ) -> Prediction:
+        """The network alone on a batch: per-cell probabilities, answers, verdicts, steps (no search).
+
+        The puzzles run as one batch; split very large sets as ``solve_batch`` does.
+        """
+        choices = self._choices(max_steps, halt_threshold)
+        parsed = self._parse_all(puzzles)
+        if not parsed:
+            raise InvalidPuzzleError("predict needs at least one puzzle")
+        return self._predict(np.stack(parsed), choices)
+
+    def hint(
+        self,
+        puzzle: Any,
+        *,
+        max_steps: int | None = None,
+        halt_threshold: float | None = None,
+        fallback: str | None = None,
+        search_time_limit: float | None = None,
+    ) -> Hint:
         """The next cell to reveal: the empty cell the network is surest of (see :class:`Hint`).
 
         When the network's full answer verifies (or, with ``fallback="search"``, the search finds one),
         the digit comes from that answer and ``verified`` is True; otherwise it is the network's best
         digit that does not clash with the givens.
         """
+        choices = self._choices(max_steps, halt_threshold, fallback, search_time_limit)
         grids = self.task.parse(puzzle)[None]
-        run, answers, ok = self._network(grids)
-        answer = answers[0] if ok[0] else None
-        if answer is None and self.fallback == "search":
-            answer = self.task.search(grids[0], run.logits[0], self.search_time_limit).answer
-        return self.task.hint(grids[0], run.logits[0], answer)
+        pred = self._predict(grids, choices)
+        answer = pred.answers[0] if pred.solved[0] else None
+        if answer is None and choices.fallback == "search":
+            answer = self.task.search(grids[0], pred.logits[0], choices.search_time_limit).answer
+        return self.task.hint(grids[0], pred.logits[0], answer)
 
-    def rate(self, puzzle: Any) -> Rating:
+    def rate(
+        self, puzzle: Any, *, max_steps: int | None = None, halt_threshold: float | None = None
+    ) -> Rating:
         """How hard the network finds ``puzzle``, from its halting step and confidence (see :class:`Rating`).
 
         Measured on the evaluation sets, the score orders them as their curators do (README).
         """
-        r = self._solve_parsed([self.task.parse(puzzle)], search=False)[0]
-        return rating.rate_solution(r, self.max_steps)
+        choices = self._choices(max_steps, halt_threshold, fallback="none")
+        r = self._solve_parsed([self.task.parse(puzzle)], choices)[0]
+        return rating.rate_solution(r, choices.max_steps)
 
-    def _network(self, grids: np.ndarray) -> tuple[recursion.RecursionResult, np.ndarray, np.ndarray]:
-        run = recursion.run(self._backend, self.task.encode(grids), self.max_steps, self.halt_threshold)
+    def _parse_all(self, puzzles: Iterable[Any]) -> list[np.ndarray]:
+        if isinstance(puzzles, (str, bytes)):
+            raise InvalidPuzzleError("this takes a list of puzzles; for one puzzle use solve()")
+        parsed = []
+        for i, puzzle in enumerate(puzzles):
+            try:
+                parsed.append(self.task.parse(puzzle))
+            except InvalidPuzzleError as exc:
+                raise InvalidPuzzleError(f"puzzle #{i}: {exc}") from exc
+        return parsed
+
+    def _predict(self, grids: np.ndarray, choices: _Choices) -> Prediction:
+        run = recursion.run(self._backend, self.task.encode(grids), choices.max_steps, choices.halt_threshold)
         answers = self.task.decode(run.logits)
-        return run, answers, self.task.verify(answers, grids)
+        return Prediction(
+            answers=answers,
+            solved=self.task.verify(answers, grids),
+            steps=run.steps,
+            confidence=recursion.confidence(run.q_halt),
+            logits=run.logits,
+        )
 
-    def _solve_parsed(self, parsed: Sequence[np.ndarray], search: bool = True) -> list[Solution]:
+    def _solve_parsed(self, parsed: Sequence[np.ndarray], choices: _Choices) -> list[Solution]:
         if not parsed:
             return []
         grids = np.stack(parsed)
-        run, answers, ok = self._network(grids)
-        conf = recursion.confidence(run.q_halt)
+        pred = self._predict(grids, choices)
         results = []
         for i in range(len(grids)):
-            fields: dict[str, Any] = {"grid": answers[i], "solved": bool(ok[i])}
-            if search and self.fallback == "search":
-                fields.update(self._finish(grids[i], run.logits[i], answers[i], bool(ok[i])))
+            fields: dict[str, Any] = {"grid": pred.answers[i], "solved": bool(pred.solved[i])}
+            if choices.fallback == "search":
+                fields.update(
+                    self._finish(grids[i], pred.logits[i], pred.answers[i], bool(pred.solved[i]), choices)
+                )
             fields.update(self.task.details(fields["grid"], grids[i]))  # may reshape grid (maze padding)
             results.append(
                 Solution(
-                    steps=int(run.steps[i]),
-                    confidence=float(conf[i]),
+                    steps=int(pred.steps[i]),
+                    confidence=float(pred.confidence[i]),
                     backend=self._backend.name,
                     task=self.task.name,
                     puzzle=grids[i],
@@ -189,9 +293,11 @@ class Solver:
             )
         return results
 
-    def _finish(self, grid: np.ndarray, logits: np.ndarray, answer: np.ndarray, ok: bool) -> dict[str, Any]:
+    def _finish(
+        self, grid: np.ndarray, logits: np.ndarray, answer: np.ndarray, ok: bool, choices: _Choices
+    ) -> dict[str, Any]:
         """The exact search's verdict on one puzzle; a verified network answer is kept, not replaced."""
-        outcome = self.task.search(grid, logits, self.search_time_limit)
+        outcome = self.task.search(grid, logits, choices.search_time_limit)
         fields: dict[str, Any] = {"status": outcome.status, "search_nodes": outcome.nodes}
         if ok:  # the search only adds whether the puzzle has other solutions
             if outcome.status != "multiple_solutions":
@@ -213,6 +319,12 @@ def _check_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
+
+
+def _check_seconds(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not float(value) > 0:
+        raise ValueError(f"search_time_limit must be a positive number of seconds, got {value!r}")
+    return float(value)
 
 
 def _check_threshold(name: str, value: Any) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import BackendUnavailableError, ModelError
-from ..manifest import Manifest
+from ..manifest import STEP_INPUTS, STEP_OUTPUTS, Manifest
 from .base import Backend
 
 
@@ -60,9 +60,9 @@ class CPUBackend(Backend):
         return CPUState(np.ascontiguousarray(tokens, np.int64), y, y.copy(), np.ones(B, bool))
 
     def step(self, state: CPUState) -> tuple[CPUState, np.ndarray]:
-        feeds = {"tokens": state.tokens, "y": state.y, "z": state.z, "first": state.first}
+        feeds = dict(zip(STEP_INPUTS, (state.tokens, state.y, state.z, state.first), strict=True))
         try:
-            y, z, logits, q_halt = self.session.run(["y_out", "z_out", "logits", "q_halt"], feeds)
+            y, z, logits, q_halt = self.session.run(list(STEP_OUTPUTS), feeds)
         except Exception as exc:
             raise ModelError(f"ONNX Runtime failed on the step graph: {exc}") from exc
         return CPUState(state.tokens, y, z, np.zeros(len(y), bool), logits), q_halt

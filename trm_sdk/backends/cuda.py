@@ -1,7 +1,7 @@
 """The CUDA backend: the network in PyTorch on an NVIDIA GPU, one supervision step per CUDA graph replay.
 
 The weights are the model folder's ``weights.npz`` (the fp16 tensors the ONNX graphs hold, under the
-network's own names) and the network is :mod:`trm_sdk.train.model`, the one definition of TRM (it imports
+network's own names) and the network is :mod:`trm_sdk.network`, the one definition of TRM (it imports
 only torch): no training code runs here. y and z stay on the device for the whole recursion; each step
 brings back only q_halt, (B,) floats, and the loop asks for the answer logits of the puzzles that stop.
 
@@ -23,12 +23,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import BackendUnavailableError, ModelError, TRMError
-from ..manifest import Manifest
+from ..manifest import PRECISIONS, Manifest
 from .base import Backend, bucket_size
 
 log = logging.getLogger("trm_sdk")
 
-PRECISIONS = ("bf16", "fp16", "fp32")
 DEFAULT_PRECISION = (
     "fp16"  # the weights are stored in fp16: exact; bf16 agrees less with the CPU (see README)
 )
@@ -79,7 +78,7 @@ def load_network(manifest: Manifest, device: Any, dtype: Any) -> Any:
     """The model's TRM in PyTorch, in eval mode on ``device`` with weights and state in ``dtype``."""
     import torch
 
-    from trm_sdk.train.model import TRM, TRMConfig
+    from trm_sdk.network import TRM, TRMConfig
 
     if "weights" not in manifest.files:
         raise ModelError(

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import BackendUnavailableError, ModelError, TRMError
-from ..manifest import Manifest
+from ..manifest import STEP_INPUTS, STEP_OUTPUTS, Manifest
 from .base import Backend, bucket_size
 from .cuda import torch_cuda_problem
 from .tensorrt_engine import EngineSpec, Target, load_or_build
@@ -28,8 +28,6 @@ DEFAULT_PRECISION = (
     "fp16"  # the weights are stored in fp16: exact; bf16 agrees less with the CPU (see README)
 )
 DEFAULT_MAX_BATCH = 2048
-_INPUTS = ("tokens", "y", "z", "first")
-_OUTPUTS = ("y_out", "z_out", "logits", "q_halt")
 
 
 def _torch_dtypes(trt: Any) -> dict[Any, Any]:
@@ -144,10 +142,10 @@ class TensorRTBackend(Backend):
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
         inputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
         outputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
-        if sorted(inputs) != sorted(_INPUTS) or sorted(outputs) != sorted(_OUTPUTS):
+        if sorted(inputs) != sorted(STEP_INPUTS) or sorted(outputs) != sorted(STEP_OUTPUTS):
             raise ModelError(
                 f"engine {self.engine_path} has inputs {inputs} and outputs {outputs}; the step graph "
-                f"contract is {list(_INPUTS)} -> {list(_OUTPUTS)}"
+                f"contract is {list(STEP_INPUTS)} -> {list(STEP_OUTPUTS)}"
             )
         return {n: table[self.engine.get_tensor_dtype(n)] for n in names}
 

@@ -30,10 +30,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import BackendUnavailableError
+from ..manifest import PRECISIONS
 
 __all__ = [
     "METADATA_FORMAT",
-    "PRECISIONS",
     "EngineSpec",
     "Target",
     "build_engine",
@@ -46,7 +46,6 @@ __all__ = [
 log = logging.getLogger("trm_sdk")
 
 METADATA_FORMAT = 1
-PRECISIONS = ("fp32", "fp16", "bf16")
 _FP32_OPS = ("ReduceMean", "ReduceSum")  # computed in fp32 inside fp16/bf16 graphs, as RMSNorm is in PyTorch
 _KEY_FIELDS = ("model_sha256", "precision", "profile", "tensorrt", "gpu", "compute_capability")
 

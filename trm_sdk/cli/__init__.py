@@ -1,7 +1,7 @@
 """``trm``: solve puzzles, measure a model, and show what this machine can run. Each command is thin.
 
-One module per topic: ``common`` (shared options and input), ``solving`` (solve, info, generate) and
-``measuring`` (eval, bench).
+One module per topic: ``common`` (shared options and input), ``solving`` (solve, info, generate),
+``measuring`` (eval, bench) and ``releasing`` (calibrate, compare).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from .. import __version__
-from . import measuring, solving
+from . import measuring, releasing, solving
 
 __all__ = ["main"]
 
@@ -20,5 +20,13 @@ def main() -> None:
     """Solve puzzles with a Tiny Recursive Model (TRM)."""
 
 
-for command in (solving.solve, solving.info, solving.generate, measuring.evaluate, measuring.bench):
+for command in (
+    solving.solve,
+    solving.info,
+    solving.generate,
+    measuring.evaluate,
+    measuring.bench,
+    releasing.calibrate,
+    releasing.compare,
+):
     main.add_command(command)

@@ -5,17 +5,16 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
-import numpy as np
 
 from .. import backends
 from ..errors import TRMError
 from ..solver import Solver
-from ..tasks import TASKS
+from ..tasks import TASKS, Task
 
 _SOLVER_KEYS = (
     "task",
@@ -37,25 +36,25 @@ class SolverOptions:
     task: str
     backend: str
     model: Path | None
-    max_steps: int
+    max_steps: int | None
     threshold: float | None
     threads: int | None
     batch_size: int
     fallback: str | None
     time_limit: float
 
-    def build(self, **override: Any) -> Solver:
-        values = {**asdict(self), **override}
+    def build(self) -> Solver:
+        """The one Solver a command uses; the choices here become its per-call defaults."""
         return Solver(
-            values["task"],
-            backend=values["backend"],
-            model=values["model"],
-            max_steps=values["max_steps"],
-            halt_threshold=values["threshold"],
-            threads=values["threads"],
-            batch_size=values["batch_size"],
-            fallback=values["fallback"],
-            search_time_limit=values["time_limit"],
+            self.task,
+            backend=self.backend,
+            model=self.model,
+            max_steps=self.max_steps,
+            halt_threshold=self.threshold,
+            threads=self.threads,
+            batch_size=self.batch_size,
+            fallback=self.fallback,
+            search_time_limit=self.time_limit,
         )
 
 
@@ -80,9 +79,8 @@ def solver_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--max-steps",
             type=click.IntRange(min=1),
-            default=16,
-            show_default=True,
-            help="Most supervision steps per puzzle.",
+            default=None,
+            help="Most supervision steps per puzzle [default: the N_sup the model was trained with].",
         ),
         click.option(
             "--threshold",
@@ -125,59 +123,9 @@ def errors_as_messages(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _split_text(text: str) -> list[str]:
-    """Many one-line puzzles, or one puzzle pasted as a grid over several lines."""
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-    return lines if lines and all(len(ln) >= 81 for ln in lines) else [text]
-
-
-def read_puzzles(source: str, task: str = "sudoku") -> list[str]:
-    """A puzzle string, a file (.csv, or text with one puzzle per line or one grid), or '-' for stdin."""
-    if task == "maze":
-        return _read_mazes(source)
-    if source == "-":
-        return _split_text(sys.stdin.read())
-    path = Path(source)
-    if path.is_file():
-        if path.suffix.lower() == ".csv":
-            from ..tasks.sudoku import codec, datasets
-
-            return [codec.to_string(p) for p in datasets.load(path).puzzles]
-        return _split_text(path.read_text(encoding="utf-8"))
-    if source.endswith((".txt", ".csv")):
-        raise click.ClickException(f"no such puzzle file: {source}")
-    return [source]
-
-
-def _read_mazes(source: str) -> list[str]:
-    """Mazes keep every space and a line may start with '#' (a wall row), so they get their own reader."""
-    from ..tasks.maze import codec, datasets
-
-    if source == "-":
-        return codec.split_text(sys.stdin.read())
-    path = Path(source)
-    if path.is_file():
-        if path.suffix.lower() == ".csv":
-            return [codec.to_string(p) for p in datasets.load(path).puzzles]
-        return codec.split_text(path.read_text(encoding="utf-8"))
-    if source.endswith((".txt", ".csv")):
-        raise click.ClickException(f"no such maze file: {source}")
-    return [source]
-
-
-def answer_text(task: str, grid: Any) -> str:
-    """An answer in its one-line data-file form: 81 digits, or a maze's 900 characters."""
-    if task == "maze":  # padded back to 30x30, the Maze-Hard file form
-        from ..tasks.maze import codec as maze_codec
-
-        return maze_codec.to_string(maze_codec.to_cells(list(grid)))
-    from ..tasks.sudoku import codec
-
-    return codec.to_string(grid)
-
-
-def is_exact(task: str, solution: Any, expected: np.ndarray) -> bool:
-    # A maze has many shortest paths and any one is right: the verifier's word is the exact score.
-    if task == "maze":
-        return bool(solution.solved)
-    return bool(solution.solved and np.array_equal(solution.grid, expected))
+def read_puzzles(source: str, task: Task) -> list[str]:
+    """A puzzle string, a file of puzzles (.csv, or text with one puzzle per line or one grid), or '-'."""
+    try:
+        return task.read_puzzles(source, sys.stdin.read() if source == "-" else None)
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from exc

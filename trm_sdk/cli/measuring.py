@@ -12,10 +12,13 @@ from typing import Any
 import click
 import numpy as np
 
-from .. import backends
+from .. import backends, manifest
+from ..bench import Sample, generated_sample, measure_backend
 from ..rating import rate_solution
+from ..solution import Solution
 from ..solver import Solver
-from .common import SolverOptions, errors_as_messages, is_exact, solver_options
+from ..tasks import TASKS, Task, get_task
+from .common import SolverOptions, errors_as_messages, solver_options
 
 
 @click.command(name="eval")
@@ -34,32 +37,25 @@ def evaluate(
     as_json: bool,
     quiet: bool,
 ) -> None:
-    """Exact whole-grid accuracy on FILES of puzzle,solution pairs: with halting and with all steps.
+    """Exact accuracy on FILES of puzzle,answer pairs: with halting and with all steps.
 
-    With --fallback search, also the accuracy with the exact search behind the network, and the branch
-    points that search needs guided by the network against the same search unguided.
+    With --fallback search, also the accuracy with the exact search behind the network and, where the
+    task's search branches (Sudoku), the branch points it needs guided by the network against unguided.
     """
-    if opts.task == "maze":
-        from ..tasks.maze import datasets
-    else:
-        from ..tasks.sudoku import datasets  # type: ignore[no-redef]
-
-    halting = opts.build(fallback=None)  # the network's own columns stay pure
-    fixed = opts.build(threshold=1.0, fallback=None)
-    searching = opts.build() if opts.fallback else None
+    solver = opts.build()
     rows: dict[str, dict[str, Any]] = {}
     for path in files:
-        data = datasets.load(path, limit=limit)
+        data = solver.task.load(path, limit=limit)
         if data.solutions is None:
             raise click.ClickException(f"{path} has no solutions to score against")
-        row = _score(halting, fixed, data.puzzles, data.solutions, Path(path).stem, quiet)
-        if searching is not None:
-            row.update(_score_search(searching, data.puzzles, data.solutions, Path(path).stem, quiet))
+        row = _score(solver, data.puzzles, data.solutions, Path(path).stem, quiet)
+        if solver.fallback:
+            row.update(_score_search(solver, data.puzzles, data.solutions, Path(path).stem, quiet))
         rows[_set_name(Path(path))] = row
     if as_json:
         click.echo(json.dumps(rows, indent=2))
     else:
-        extra = f" {'+search':>8s} {'nodes guided/unguided':>22s}" if searching else ""
+        extra = f" {'+search':>8s} {'nodes guided/unguided':>22s}" if solver.fallback else ""
         click.echo(
             f"{'set':45s} {'n':>5s} {'halting':>8s} {'steps':>6s} {'all steps':>9s} {'ms/puzzle':>9s} "
             f"{'rating':>6s}" + extra
@@ -69,36 +65,51 @@ def evaluate(
                 f"{name:45s} {r['puzzles']:5d} {r['exact_halting']:8.1%} {r['mean_steps']:6.2f} "
                 f"{r['exact_all_steps']:9.1%} {r['ms_per_puzzle_halting']:9.1f} {r['mean_rating']:6.2f}"
             )
-            if searching:
-                gain = r["search_gain"]["all"]
-                nodes = f"{gain['mean_nodes_guided']:.1f}/{gain['mean_nodes_unguided']:.1f}"
+            if solver.fallback:
+                gain = r.get("search_gain")
+                nodes = (
+                    f"{gain['all']['mean_nodes_guided']:.1f}/{gain['all']['mean_nodes_unguided']:.1f}"
+                    if gain
+                    else "-"
+                )
                 line += f" {r['exact_with_search']:8.1%} {nodes:>22s}"
             click.echo(line)
     if write_manifest:
-        _record(halting.manifest.directory, rows, halting.backend)
+        _record(solver, rows)
+
+
+# The network's two columns: its own halting, and every supervision step. Both without search.
+_MODES: dict[str, dict[str, Any]] = {
+    "halting": {"fallback": "none"},
+    "all_steps": {"halt_threshold": 1.0, "fallback": "none"},
+}
+
+
+def _solve_all(solver: Solver, puzzles: np.ndarray, bar: Any, **choices: Any) -> list[Solution]:
+    results = []
+    for i in range(0, len(puzzles), solver.batch_size):
+        results.extend(solver.solve_batch(list(puzzles[i : i + solver.batch_size]), **choices))
+        bar.update(min(solver.batch_size, len(puzzles) - i))
+    return results
 
 
 def _score(
-    halting: Solver, fixed: Solver, puzzles: np.ndarray, solutions: np.ndarray, label: str, quiet: bool
+    solver: Solver, puzzles: np.ndarray, solutions: np.ndarray, label: str, quiet: bool
 ) -> dict[str, Any]:
     out: dict[str, Any] = {"puzzles": len(puzzles)}
-    for key, solver in (("halting", halting), ("all_steps", fixed)):
+    for key, choices in _MODES.items():
         start = time.perf_counter()
-        results = []
         with click.progressbar(
             length=len(puzzles), label=f"{label} ({key})", file=sys.stderr, hidden=quiet
         ) as bar:
-            for i in range(0, len(puzzles), solver.batch_size):
-                results.extend(solver.solve_batch(list(puzzles[i : i + solver.batch_size])))
-                bar.update(min(solver.batch_size, len(puzzles) - i))
+            results = _solve_all(solver, puzzles, bar, **choices)
         elapsed = time.perf_counter() - start
-        task = halting.task.name
-        exact = [is_exact(task, r, s) for r, s in zip(results, solutions, strict=True)]
+        exact = [solver.task.is_exact(r, s) for r, s in zip(results, solutions, strict=True)]
         out[f"exact_{key}"] = round(float(np.mean(exact)), 4)
         out[f"ms_per_puzzle_{key}"] = round(1000 * elapsed / max(len(puzzles), 1), 2)
         if key == "halting":
             out["mean_steps"] = round(float(np.mean([r.steps for r in results])), 2)
-            scores = [rate_solution(r, halting.max_steps).score for r in results]
+            scores = [rate_solution(r, solver.max_steps).score for r in results]
             out["mean_rating"] = round(float(np.mean(scores)), 4)
     return out
 
@@ -106,58 +117,64 @@ def _score(
 def _score_search(
     solver: Solver, puzzles: np.ndarray, solutions: np.ndarray, label: str, quiet: bool
 ) -> dict[str, Any]:
-    from ..bench import search_gain
-
     with click.progressbar(
         length=2 * len(puzzles), label=f"{label} (search)", file=sys.stderr, hidden=quiet
     ) as bar:
         start = time.perf_counter()
-        results = []
-        for i in range(0, len(puzzles), solver.batch_size):
-            results.extend(solver.solve_batch(list(puzzles[i : i + solver.batch_size])))
-            bar.update(min(solver.batch_size, len(puzzles) - i))
+        results = _solve_all(solver, puzzles, bar, fallback="search")
         elapsed = time.perf_counter() - start
-        gain = search_gain(solver, puzzles, progress=bar.update)
-    exact = [bool(r.solved and np.array_equal(r.grid, s)) for r, s in zip(results, solutions, strict=True)]
-    return {
+        # What the network's guidance is worth to that search, on the probabilities it saw.
+        logits, ok = [], []
+        for i in range(0, len(puzzles), solver.batch_size):
+            pred = solver.predict(list(puzzles[i : i + solver.batch_size]))
+            logits.append(pred.logits)
+            ok.append(pred.solved)
+        gain = solver.task.search_gain(puzzles, np.concatenate(logits), np.concatenate(ok), bar.update)
+    exact = [solver.task.is_exact(r, s) for r, s in zip(results, solutions, strict=True)]
+    out: dict[str, Any] = {
         "exact_with_search": round(float(np.mean(exact)), 4),
         "ms_per_puzzle_with_search": round(1000 * elapsed / max(len(puzzles), 1), 2),
-        "search_gain": gain,
     }
+    if gain is not None:
+        out["search_gain"] = gain
+    return out
 
 
 def _set_name(path: Path) -> str:
     return f"{path.parent.name}/{path.stem}"
 
 
-def _record(directory: Path, rows: dict[str, dict[str, Any]], backend: str) -> None:
-    path = directory / "manifest.json"
-    body = json.loads(path.read_text(encoding="utf-8"))
-    evaluation = body.setdefault("evaluation", {})
-    evaluation.setdefault("sets", {}).update(rows)
-    evaluation["backend"] = backend
-    evaluation["command"] = "trm " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    evaluation["measured"] = time.strftime("%Y-%m-%d", time.gmtime())
-    path.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
+def _record(solver: Solver, rows: dict[str, dict[str, Any]]) -> None:
+    evaluation = solver.manifest.raw.get("evaluation", {})
+    path = manifest.update(
+        solver.manifest.directory,
+        {
+            "evaluation": {
+                "sets": {**evaluation.get("sets", {}), **rows},
+                "backend": solver.backend,
+                "command": "trm " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+                "measured": time.strftime("%Y-%m-%d", time.gmtime()),
+            }
+        },
+    )
     click.echo(f"recorded in {path}", err=True)
 
 
-def _bench_sample(name: str, source: str, count: int, seed: int, quiet: bool) -> Any:
-    from ..bench import Sample, generated_sample
-    from ..tasks.sudoku import datasets
-    from ..tasks.sudoku.generate import LEVELS
-
-    if source in LEVELS:
+def _bench_sample(task: Task, name: str, source: str, count: int, seed: int, quiet: bool) -> Sample:
+    if source in task.levels:
         label = f"generating {name} sample ({source})"
         with click.progressbar(length=count, label=label, file=sys.stderr, hidden=quiet) as bar:
-            return generated_sample(name, source, count, seed, bar.update)
+            return generated_sample(task, name, source, count, seed, bar.update)
     if not Path(source).is_file():
-        raise click.BadParameter(f"{source!r} is neither a level ({', '.join(LEVELS)}) nor a puzzle file")
-    return Sample(name, datasets.load(source, limit=count).puzzles)
+        raise click.BadParameter(
+            f"{source!r} is neither a {task.name} level ({', '.join(task.levels)}) nor a puzzle file"
+        )
+    return Sample(name, task.load(source, limit=count).puzzles)
 
 
 def _bench_table(report: dict[str, Any]) -> str:
-    lines = [f"{'backend':9s} {'measure':34s} {'halting':>16s} {'16 steps':>16s}"]
+    steps = next((f"{b['max_steps']} steps" for b in report["backends"] if b["available"]), "all steps")
+    lines = [f"{'backend':9s} {'measure':34s} {'halting':>16s} {steps:>16s}"]
     for b in report["backends"]:
         name = b["backend"]
         if not b["available"]:
@@ -192,14 +209,19 @@ def _bench_table(report: dict[str, Any]) -> str:
     show_default=True,
     help="Backends to measure (repeatable); unavailable ones are listed with the reason.",
 )
+@click.option("--task", type=click.Choice(list(TASKS)), default="sudoku", show_default=True)
 @click.option(
     "--model",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Exported model folder (default: the shipped Sudoku model).",
+    help="Exported model folder (default: the model shipped for the task).",
 )
-@click.option("--easy", default="easy", show_default=True, help="Easy sample: a generator level or a file.")
 @click.option(
-    "--hard", default="minimal", show_default=True, help="Hard sample: a generator level or a file."
+    "--easy", default=None, help="Easy sample: a generator level or a file [default: sudoku easy, maze easy]."
+)
+@click.option(
+    "--hard",
+    default=None,
+    help="Hard sample: a generator level or a file [default: sudoku minimal, maze hard].",
 )
 @click.option(
     "--count", type=click.IntRange(min=1), default=512, show_default=True, help="Puzzles per sample."
@@ -215,9 +237,10 @@ def _bench_table(report: dict[str, Any]) -> str:
 @errors_as_messages
 def bench(
     backend_names: tuple[str, ...],
+    task: str,
     model: Path | None,
-    easy: str,
-    hard: str,
+    easy: str | None,
+    hard: str | None,
     count: int,
     latency_runs: int,
     batch_sizes: str,
@@ -226,9 +249,10 @@ def bench(
     as_json: bool,
     quiet: bool,
 ) -> None:
-    """Latency, throughput, halting against 16 fixed steps, and accuracy, for each backend here."""
-    from ..bench import measure_backend
-
+    """Latency, throughput, halting against all steps, and accuracy, for each backend here."""
+    chosen = get_task(task)
+    easy = easy or chosen.bench_levels[0]
+    hard = hard or chosen.bench_levels[1]
     try:
         sizes = [int(x) for x in batch_sizes.split(",") if x.strip()]
     except ValueError:
@@ -237,8 +261,8 @@ def bench(
         raise click.BadParameter("--batch-sizes needs at least one positive integer")
     names = list(backends.BACKENDS) if "all" in backend_names else list(dict.fromkeys(backend_names))
     samples = [
-        _bench_sample("easy", easy, count, seed, quiet),
-        _bench_sample("hard", hard, count, seed + 1, quiet),
+        _bench_sample(chosen, "easy", easy, count, seed, quiet),
+        _bench_sample(chosen, "hard", hard, count, seed + 1, quiet),
     ]
     total = sum(4 * latency_runs + 2 * sum(sizes) for n in names if backends.availability(n) is None)
     report: dict[str, Any] = {
@@ -251,7 +275,9 @@ def bench(
     with click.progressbar(length=total, label="benchmarking", file=sys.stderr, hidden=quiet) as bar:
         for name in names:
             report["backends"].append(
-                measure_backend(name, samples, sizes, latency_runs, bar.update, model=model, threads=threads)
+                measure_backend(
+                    name, samples, sizes, latency_runs, bar.update, task=task, model=model, threads=threads
+                )
             )
     if as_json:
         click.echo(json.dumps(report, indent=2))

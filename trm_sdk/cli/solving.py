@@ -15,14 +15,8 @@ import numpy as np
 from .. import __version__, backends
 from ..errors import TRMError
 from ..rating import rate_solution
-from ..tasks import TASKS
-from .common import (
-    SolverOptions,
-    answer_text,
-    errors_as_messages,
-    read_puzzles,
-    solver_options,
-)
+from ..tasks import TASKS, get_task
+from .common import SolverOptions, errors_as_messages, read_puzzles, solver_options
 
 
 @click.command()
@@ -42,10 +36,8 @@ def solve(
     """
     if hint and rate:
         raise click.UsageError("--hint replaces solving, so it cannot be combined with --rate")
-    items = [p for source in puzzles for p in read_puzzles(source, opts.task)]
-    from ..tasks import get_task
-
     checker = get_task(opts.task)
+    items = [p for source in puzzles for p in read_puzzles(source, checker)]
     for i, item in enumerate(items):  # refuse bad input before paying for a model load
         try:
             checker.parse(item)
@@ -71,7 +63,7 @@ def solve(
         rating = rate_solution(r, solver.max_steps) if rate else None
         if as_json:
             row: dict[str, Any] = {
-                "solution": answer_text(opts.task, r.grid),
+                "solution": solver.task.to_string(r.grid),
                 "solved": r.solved,
                 "status": r.status,
                 "method": r.method,
@@ -81,7 +73,7 @@ def solve(
             }
             if rating is not None:
                 row["rating"] = {"score": rating.score, "level": rating.level}
-            if opts.task == "maze":
+            if solver.task.routes:
                 row["path"] = None if r.path is None else [list(cell) for cell in r.path]
             click.echo(json.dumps(row))
         else:
@@ -103,7 +95,7 @@ def solve(
 def info(model: Path | None) -> None:
     """Show the version, the shipped models, and which backends can run here and why not."""
     from ..manifest import load_manifest
-    from ..models import available, model_dir
+    from ..shipped import available, model_dir
 
     click.echo(f"trm-sdk {__version__}, Python {sys.version.split()[0]}")
     click.echo("\nbackends (auto picks the first available):")
@@ -134,13 +126,15 @@ def info(model: Path | None) -> None:
 @click.command()
 @click.option(
     "--level",
-    type=click.Choice(["easy", "medium", "hard", "minimal"]),
+    type=click.Choice(sorted({level for name in TASKS for level in get_task(name).levels})),
     default=None,
-    help="Difficulty by blank count: easy 30-40, medium 41-50, hard 51-56, minimal. Mazes: easy 6-12 "
-    "cells a side, medium 13-22, hard 30 with 100+ move paths.",
+    help="Difficulty. Sudoku by blank count: easy 30-40, medium 41-50, hard 51-56, minimal. Mazes: easy "
+    "6-12 cells a side, medium 13-22, hard 30 with 100+ move paths.",
 )
 @click.option("--task", type=click.Choice(list(TASKS)), default="sudoku", show_default=True)
-@click.option("--blanks", type=click.IntRange(0, 64), default=None, help="Exactly this many blanks instead.")
+@click.option(
+    "--blanks", type=click.IntRange(0, 64), default=None, help="Sudoku: exactly this many blanks instead."
+)
 @click.option("--count", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same puzzles.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="CSV file (default: stdout).")
@@ -149,31 +143,23 @@ def info(model: Path | None) -> None:
 def generate(
     level: str | None, task: str, blanks: int | None, count: int, seed: int, out: Path | None, quiet: bool
 ) -> None:
-    """Generate unique-solution Sudoku puzzles as puzzle,solution CSV (mazes: question,answer,path_length)."""
-    from ..tasks.sudoku import codec
-    from ..tasks.sudoku import generate as gen
-
-    if task == "maze":
-        from ..tasks.maze import datasets as maze_datasets
-        from ..tasks.maze import generate as maze_gen
-
-        if level is None or blanks is not None:
-            raise click.UsageError("mazes take --level easy, medium or hard (and no --blanks)")
-        puzzles, answers = maze_gen.make_batch(np.random.default_rng(seed), count, level)
-        text = maze_datasets.to_csv(puzzles, answers)
-        click.echo(text, nl=False) if out is None else out.write_text(text, encoding="utf-8")
-        return
-    if (level is None) == (blanks is None):
-        raise click.UsageError("give exactly one of --level and --blanks")
+    """Generate puzzles with their answers as CSV: unique-solution Sudoku (puzzle,solution), or mazes
+    (question,answer,path_length)."""
+    chosen = get_task(task)
+    options = {} if blanks is None else {"blanks": blanks}
+    if level is not None and level not in chosen.levels:
+        raise click.UsageError(f"{task} levels are {', '.join(chosen.levels)}")
     rng = np.random.default_rng(seed)
-    rows = []
+    pairs = []
     with click.progressbar(
         range(count), label="generating", file=sys.stderr, hidden=quiet or out is None
     ) as bar:
         for _ in bar:
-            puzzle, solution = gen.make_level(rng, level) if level else gen.make_puzzle(rng, blanks=blanks)
-            rows.append(f"{codec.to_string(puzzle)},{codec.to_string(solution)}\n")
-    text = "puzzle,solution\n" + "".join(rows)
+            try:
+                pairs.append(chosen.generate(rng, level, **options))
+            except (TypeError, ValueError) as exc:
+                raise click.UsageError(f"{task}: {exc}") from exc
+    text = chosen.to_csv(np.stack([p for p, _ in pairs]), np.stack([a for _, a in pairs]))
     if out is None:
         click.echo(text, nl=False)
     else:

@@ -1,15 +1,41 @@
-"""What the runtime needs from a task: turn user input into tokens and tokens back into a checked answer."""
+"""The one home of task knowledge: everything that differs between Sudoku and Maze is a method here.
+
+The runtime, the commands, training and export ask the task object; none of them compares a task's name.
+A new puzzle type is a new subclass (and a ``tasks/<name>/`` package behind it), nothing else. Every
+method is numpy-only, so the runtime can import any of it without PyTorch.
+"""
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Protocol
 
 import numpy as np
 
 from ..errors import TRMError
-from ..solution import Hint
+from ..solution import Hint, Solution
+
+Pair = tuple[np.ndarray, np.ndarray]  # (puzzles, answers) in the task's canonical arrays
+Progress = Callable[[int], None]  # called with the number of puzzles just finished
+
+
+def _no_progress(n: int) -> None:
+    pass
+
+
+class PuzzleFile(Protocol):
+    """What a task's file loader returns: the puzzles of one file, in file order."""
+
+    name: str
+    puzzles: np.ndarray  # (N, ...) canonical arrays
+    solutions: np.ndarray | None  # (N, ...) or None when the file has no answers
+
+    def __len__(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -22,11 +48,17 @@ class SearchOutcome:
 
 
 class Task(ABC):
-    """One puzzle type. Everything task-specific (parsing, encoding, verification, printing) lives here."""
+    """One puzzle type: parsing, encoding, verification, files, generation, search, and training data."""
 
     name: str
     seq_len: int  # cells the network sees
     vocab_size: int
+    levels: tuple[str, ...]  # generator difficulty levels, easiest first
+    bench_levels: tuple[str, str]  # (easy, hard) generated samples that ``trm bench`` times by default
+    export_levels: tuple[str, ...]  # generated levels the export's parity check runs on by default
+    routes: bool = False  # answers come with a route (``Solution.path``), which ``trm solve --json`` prints
+
+    # -- the runtime ----------------------------------------------------------------------------------------
 
     @abstractmethod
     def parse(self, puzzle: Any) -> np.ndarray:
@@ -56,10 +88,165 @@ class Task(ABC):
         """Exact search for one puzzle, trying the network's likeliest choices first (fallback="search")."""
         raise TRMError(f"task {self.name!r} has no exact search, so fallback='search' is not available")
 
+    @property
+    def has_search(self) -> bool:
+        return type(self).search is not Task.search
+
+    def search_gain(
+        self, parsed: np.ndarray, logits: np.ndarray, ok: np.ndarray, progress: Progress = _no_progress
+    ) -> dict[str, Any] | None:
+        """What the network's guidance saves the exact search on a batch, or None where it cannot help.
+
+        Sudoku's search branches and tries likely digits first, so guidance can be measured against the
+        same search unguided; a maze's breadth-first search never branches, so there is nothing to save.
+        """
+        return None
+
     def hint(self, parsed: np.ndarray, logits: np.ndarray, answer: np.ndarray | None) -> Hint:
         """The next cell to reveal; ``answer`` is a verified full answer when there is one."""
         raise TRMError(f"task {self.name!r} does not give hints")
 
+    @property
+    def answer_tokens(self) -> slice:
+        """The tokens :meth:`decode` chooses among (Sudoku's nine digits, a maze's five characters): only
+        these compete when the export compares two runtimes' answers cell by cell."""
+        return slice(0, self.vocab_size)
+
     def encoding(self) -> dict[str, Any]:
         """The token layout, recorded in each exported model's manifest and checked on load."""
         return {"seq_len": self.seq_len, "vocab_size": self.vocab_size}
+
+    def is_exact(self, solution: Solution, expected: np.ndarray) -> bool:
+        """Whether ``solution`` counts as right against a data file's ``expected`` answer.
+
+        The default is the whole answer equal to the file's; a task whose puzzles have several right
+        answers (a maze's shortest paths) overrides it with the verifier's word.
+        """
+        return bool(solution.solved and np.array_equal(solution.grid, expected))
+
+    def exact_answers(self, answers: np.ndarray, parsed: np.ndarray, expected: np.ndarray) -> np.ndarray:
+        """(B,) bool: :meth:`is_exact` on a batch of decoded answers (as :meth:`decode` returns them)."""
+        same = (answers == expected).reshape(len(answers), -1).all(axis=1)
+        return np.asarray(same & self.verify(answers, parsed))
+
+    def exact_tokens(self, predicted: np.ndarray, questions: np.ndarray, answers: np.ndarray) -> np.ndarray:
+        """(N,) bool: :meth:`is_exact` on token arrays (N, seq_len), for evaluation during training."""
+        return np.asarray((predicted == answers).all(axis=-1))
+
+    # -- text and files ------------------------------------------------------------------------------------
+
+    @abstractmethod
+    def split_text(self, text: str) -> list[str]:
+        """Text holding puzzles -> one string per puzzle (one per line, or one pasted over many lines)."""
+
+    @abstractmethod
+    def to_string(self, grid: Any) -> str:
+        """A puzzle or answer (canonical array, or what ``Solution.grid`` holds) in its one-line file form."""
+
+    @abstractmethod
+    def load(self, path: str | os.PathLike[str], limit: int | None = None) -> PuzzleFile:
+        """A data file's puzzles (and answers, when it has them); errors name the file and line."""
+
+    @abstractmethod
+    def is_eval_only(self, path: str | os.PathLike[str]) -> bool:
+        """True for a file the data's SOURCES.md reserves for evaluation: never trained or tuned on."""
+
+    def is_easy_set(self, name: str) -> bool:
+        """An evaluation set every useful model solves nearly always: ``trm compare`` guards it against
+        forgetting instead of counting it as progress. ``name`` is ``folder/stem`` as ``trm eval`` writes."""
+        return False
+
+    def read_puzzles(self, source: str, stdin_text: str | None = None) -> list[str]:
+        """A puzzle given inline, a file of puzzles (CSV or text), or '-' (``stdin_text``)."""
+        if source == "-":
+            return self.split_text(stdin_text or "")
+        path = Path(source)
+        if len(source) < 256 and "\n" not in source and path.is_file():
+            if path.suffix.lower() == ".csv":
+                return [self.to_string(p) for p in self.load(path).puzzles]
+            return self.split_text(path.read_text(encoding="utf-8"))
+        if source.endswith((".txt", ".csv")):
+            raise FileNotFoundError(f"no such puzzle file: {source}")
+        return [source]
+
+    # -- generation ----------------------------------------------------------------------------------------
+
+    @abstractmethod
+    def generate(self, rng: np.random.Generator, level: str | None = None, **options: Any) -> Pair:
+        """One (puzzle, answer) pair of a named level, or as ``options`` say (Sudoku: ``blanks=``)."""
+
+    @abstractmethod
+    def to_csv(self, puzzles: np.ndarray, answers: np.ndarray) -> str:
+        """Puzzles and answers as the CSV text that :meth:`load` reads back."""
+
+    def random_tokens(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """(n, seq_len) arbitrary valid tokens: the export's parity check runs on these as well."""
+        return rng.integers(0, self.vocab_size, (n, self.seq_len), dtype=np.int64)
+
+    # -- training data (numpy only; trm_sdk.train asks these) ---------------------------------------------
+
+    # Each task keeps what training needs in two modules beside its codec: ``training`` (MODEL_DEFAULTS,
+    # CURRICULA, WITHOUT_FILES, STREAM_TUNING, generate_pairs, eval_set) and ``augment`` (random_augment).
+    training: ModuleType
+    augmentation: ModuleType
+
+    @property
+    def model_defaults(self) -> dict[str, Any]:
+        """A run's network settings over TRMConfig's defaults (``--set`` overrides them)."""
+        return dict(self.training.MODEL_DEFAULTS)
+
+    @property
+    def curricula(self) -> dict[str, list[dict[str, float]]]:
+        """Curriculum name -> stages, each a mix: source -> weight."""
+        return self.training.CURRICULA
+
+    @property
+    def without_files(self) -> str:
+        """The source a stage draws instead of "files" when a run has no training files."""
+        return self.training.WITHOUT_FILES
+
+    @property
+    def stream_tuning(self) -> dict[str, Any]:
+        """StreamConfig values that suit the generator's speed (pool_size, refresh, chunk_size)."""
+        return dict(self.training.STREAM_TUNING)
+
+    def generate_pairs(self, rng: np.random.Generator, source: str, count: int) -> Pair:
+        """``count`` fresh pairs of a curriculum's generated source ("gen:...").
+
+        Worker processes call it, so the bound method is pickled: a task holds no state beyond its class.
+        """
+        return self.training.generate_pairs(rng, source, count)
+
+    def augment(self, puzzles: np.ndarray, answers: np.ndarray, rng: np.random.Generator) -> Pair:
+        """An independent random symmetry of the task applied to each pair (answers move with puzzles)."""
+        return self.augmentation.random_augment(puzzles, answers, rng)
+
+    def eval_set(self, seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The trainer's fixed in-training evaluation set: ``n`` (question, answer) token rows, easy to
+        hard, from a seed the training stream never draws from."""
+        return self.training.eval_set(seed, n)
+
+    def training_file(self, path: str | os.PathLike[str]) -> PuzzleFile:
+        """One file to train on; evaluation-only files, and files without answers, are refused."""
+        if self.is_eval_only(path):
+            raise ValueError(
+                f"{path} is marked evaluation-only (data SOURCES.md): it must never be trained on"
+            )
+        data = self.load(path)
+        if data.solutions is None:
+            raise ValueError(f"{path} has no answers; training needs puzzle,answer pairs")
+        return data
+
+    def training_pairs(self, paths: tuple[str | os.PathLike[str], ...]) -> Pair:
+        """All training files' pairs, in order (see :meth:`training_file` for what is refused)."""
+        files = [self.training_file(p) for p in paths]
+        return np.concatenate([f.puzzles for f in files]), np.concatenate([f.solutions for f in files])
+
+    def pool_state(self, puzzles: np.ndarray, answers: np.ndarray) -> Any:
+        """A pool of generated pairs as the stream's resumable state saves it; :meth:`pool_from_state`
+        reads it back. A task whose answers follow from its puzzles saves the puzzles alone."""
+        return puzzles.copy(), answers.copy()
+
+    def pool_from_state(self, state: Any) -> Pair:
+        puzzles, answers = state
+        return np.asarray(puzzles), np.asarray(answers)

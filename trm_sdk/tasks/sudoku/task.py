@@ -1,20 +1,28 @@
-"""The Sudoku task as the runtime sees it: a thin adapter over the codec."""
+"""The Sudoku task: a thin adapter over the codec, the generator, the data files and the search."""
 
 from __future__ import annotations
 
+import os
+import re
 from typing import Any
 
 import numpy as np
 
 from ...solution import Hint
-from ..base import SearchOutcome, Task
-from . import assist, codec
+from ..base import Pair, Progress, SearchOutcome, Task, _no_progress
+from . import assist, augment, codec, datasets, generate, training
+
+# Evaluation sets that every useful model solves nearly always (Kaggle's, Norvig's easy50, 10-40 blanks).
+_EASY_SETS = re.compile(r"kaggle|easy50|blanks(10|20|30|40)\b")
 
 
 class SudokuTask(Task):
     name = "sudoku"
     seq_len = codec.CELLS
     vocab_size = codec.VOCAB_SIZE
+    levels = tuple(generate.LEVELS)
+    bench_levels = ("easy", "minimal")
+    export_levels = ("easy", "medium", "hard", "minimal")
 
     def parse(self, puzzle: Any) -> np.ndarray:
         return codec.parse(puzzle)
@@ -35,8 +43,18 @@ class SudokuTask(Task):
     def search(self, parsed: np.ndarray, logits: np.ndarray, time_limit: float) -> SearchOutcome:
         return assist.guided_search(parsed, logits, time_limit)
 
+    def search_gain(
+        self, parsed: np.ndarray, logits: np.ndarray, ok: np.ndarray, progress: Progress = _no_progress
+    ) -> dict[str, Any] | None:
+        return assist.search_gain(parsed, logits, ok, progress)
+
     def hint(self, parsed: np.ndarray, logits: np.ndarray, answer: np.ndarray | None) -> Hint:
         return assist.hint(parsed, logits, answer)
+
+    @property
+    def answer_tokens(self) -> slice:
+        first = 1 + codec.DIGIT_OFFSET  # digit 1
+        return slice(first, first + 9)
 
     def encoding(self) -> dict[str, Any]:
         return {
@@ -46,3 +64,43 @@ class SudokuTask(Task):
             "blank": codec.BLANK,
             "digit_offset": codec.DIGIT_OFFSET,
         }
+
+    def split_text(self, text: str) -> list[str]:
+        # Many one-line puzzles, or one puzzle pasted as a grid over several lines ('#' starts a comment).
+        lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+        return lines if lines and all(len(ln) >= codec.CELLS for ln in lines) else [text]
+
+    def to_string(self, grid: Any) -> str:
+        return codec.to_string(grid)
+
+    def load(self, path: str | os.PathLike[str], limit: int | None = None) -> datasets.PuzzleSet:
+        return datasets.load(path, limit=limit)
+
+    def is_eval_only(self, path: str | os.PathLike[str]) -> bool:
+        return datasets.is_eval_only(path)
+
+    def is_easy_set(self, name: str) -> bool:
+        return bool(_EASY_SETS.search(name))
+
+    def generate(self, rng: np.random.Generator, level: str | None = None, **options: Any) -> Pair:
+        blanks = options.pop("blanks", None)
+        if options:
+            raise TypeError(f"unknown Sudoku generator option(s): {', '.join(options)}")
+        if (level is None) == (blanks is None):
+            raise ValueError("give exactly one of a level and blanks")
+        if level is not None:
+            return generate.make_level(rng, level)
+        return generate.make_puzzle(rng, blanks=blanks)
+
+    def to_csv(self, puzzles: np.ndarray, answers: np.ndarray) -> str:
+        rows = [f"{codec.to_string(p)},{codec.to_string(s)}\n" for p, s in zip(puzzles, answers, strict=True)]
+        return "puzzle,solution\n" + "".join(rows)
+
+    # -- training data ---------------------------------------------------------------------------------------
+
+    training = training
+    augmentation = augment
+
+    def training_pairs(self, paths: tuple[str | os.PathLike[str], ...]) -> Pair:
+        # Puzzles that also stand in evaluation-only sets are dropped (SOURCES.md asks for it).
+        return training.without_held_out([self.training_file(p) for p in paths], [str(p) for p in paths])

@@ -1,0 +1,124 @@
+"""trm calibrate and trm compare: the release steps, generic over tasks, writing through the manifest."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from trm_sdk import Solver, release
+from trm_sdk.cli import main
+from trm_sdk.tasks import get_task
+
+
+def _generated_csv(path: Path, task: str, level: str, n: int, seed: int) -> Path:
+    t = get_task(task)
+    rng = np.random.default_rng(seed)
+    pairs = [t.generate(rng, level) for _ in range(n)]
+    path.write_text(t.to_csv(np.stack([p for p, _ in pairs]), np.stack([a for _, a in pairs])))
+    return path
+
+
+def test_calibrate_records_a_threshold_the_solver_uses(tiny_model_dir: Path, tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    calib = _generated_csv(tmp_path / "calib.csv", "sudoku", "easy", 8, seed=3)
+    args = ["calibrate", "--model", str(model), str(calib), "--write-manifest", "--data-note", "test", "-q"]
+    out = CliRunner().invoke(main, args)
+    assert out.exit_code == 0, out.output
+    assert "chosen threshold:" in out.output
+    body = json.loads((model / "manifest.json").read_text())
+    halting = body["halting"]
+    table = halting["calibration"]["files"]["calib.csv"]
+    assert set(table) >= {"all_steps", "0.5", "0.95"} and halting["calibration"]["data"] == "test"
+    assert halting["calibration"]["command"].startswith("trm ")
+    assert (
+        halting["max_steps"]
+        == json.loads((tiny_model_dir / "manifest.json").read_text())["halting"]["max_steps"]
+    )
+    chosen = halting["threshold"]
+    # the rule: the first threshold within the tolerance of the all-steps accuracy
+    assert chosen == 1.0 or table[str(chosen)][0] >= table["all_steps"][0] - 0.005
+    assert Solver("sudoku", backend="cpu", model=model).halt_threshold == chosen  # checksums still hold
+    assert table["all_steps"][1] == body["model"]["N_sup"]  # calibrated over the model's own N_sup
+
+
+def test_calibration_table_matches_solving_at_each_threshold(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """The table is read off one run of every step; solving at a threshold must give the same figures."""
+    calib = _generated_csv(tmp_path / "calib.csv", "sudoku", "easy", 12, seed=4)
+    result = release.calibrate(tiny_model_dir, [calib])
+    table = result["files"]["calib.csv"]
+    solver = Solver("sudoku", backend="cpu", model=tiny_model_dir)
+    data = get_task("sudoku").load(calib)
+    for threshold in ("0.5", "0.9"):
+        solved = solver.solve_batch(list(data.puzzles), halt_threshold=float(threshold))
+        exact = np.mean([solver.task.is_exact(r, s) for r, s in zip(solved, data.solutions, strict=True)])
+        assert table[threshold] == [
+            round(float(exact), 4),
+            round(float(np.mean([r.steps for r in solved])), 2),
+        ]
+
+
+def test_calibrate_works_for_mazes(maze_model: Path, tmp_path: Path) -> None:
+    calib = _generated_csv(tmp_path / "mazes.csv", "maze", "easy", 3, seed=5)
+    result = release.calibrate(maze_model, [calib])
+    assert set(result["files"]["mazes.csv"]) >= {"all_steps", "0.99"}
+
+
+def test_calibrate_refuses_evaluation_sets(tiny_model_dir: Path) -> None:
+    from trm_sdk.tasks.sudoku import datasets
+
+    root = datasets.default_data_dir()
+    if root is None or not (root / "sudoku" / "norvig" / "top95.csv").is_file():
+        pytest.skip("shared data not found")
+    out = CliRunner().invoke(
+        main, ["calibrate", "--model", str(tiny_model_dir), str(root / "sudoku" / "norvig" / "top95.csv")]
+    )
+    assert out.exit_code == 1 and "evaluation-only" in out.output
+
+
+def _model_with(path: Path, sets: dict[str, tuple[int, float]], task: str = "sudoku") -> Path:
+    path.mkdir()
+    evaluation = {
+        name: {"puzzles": n, "exact_halting": acc, "exact_all_steps": acc, "mean_steps": 3.0}
+        for name, (n, acc) in sets.items()
+    }
+    body = {"format": 1, "task": task, "encoding": {}, "model": {}, "halting": {}, "files": {}}
+    (path / "manifest.json").write_text(json.dumps({**body, "evaluation": {"sets": evaluation}}))
+    return path
+
+
+def test_compare_replaces_only_when_hard_sets_gain_and_easy_ones_hold(tmp_path: Path) -> None:
+    def verdict(old: dict, new: dict, task: str = "sudoku") -> tuple[int, str]:
+        a = _model_with(tmp_path / f"old{len(list(tmp_path.iterdir()))}", old)
+        b = _model_with(tmp_path / f"new{len(list(tmp_path.iterdir()))}", new, task)
+        out = CliRunner().invoke(main, ["compare", str(a), str(b)])
+        return out.exit_code, out.output
+
+    old = {"kaggle/first1000": (1000, 0.99), "tdoku/magictour": (1000, 0.05), "norvig/hardest": (10, 0.5)}
+    # Pooled: the 10-puzzle set falling from 5 to 0 solved does not outweigh 40 more on magictour.
+    rc, text = verdict(old, {**old, "tdoku/magictour": (1000, 0.09), "norvig/hardest": (10, 0.0)})
+    assert rc == 0 and "verdict: replace" in text and "5.45% -> 8.91%" in text
+    rc, text = verdict(old, {**old, "tdoku/magictour": (1000, 0.2), "kaggle/first1000": (1000, 0.97)})
+    assert rc == 1 and "easy sets lost: kaggle/first1000" in text
+    rc, text = verdict(old, old)
+    assert rc == 1 and "verdict: keep" in text
+    rc, text = verdict(old, {"tdoku/magictour": (500, 0.5)})
+    assert rc == 2 and "not comparable" in text
+    rc, text = verdict(old, old, task="maze")
+    assert rc == 2 and "maze" in text
+    rc, text = verdict({"kaggle/first1000": (1000, 0.99)}, {})
+    assert rc == 2 and "no evaluation" in text
+
+
+def test_compare_asks_the_task_which_sets_are_easy(tmp_path: Path) -> None:
+    # For mazes no set is easy: a loss anywhere counts against the pooled figure, not as forgetting.
+    old = _model_with(tmp_path / "a", {"maze/test": (100, 0.5), "generated/maze_easy": (100, 1.0)}, "maze")
+    new = _model_with(tmp_path / "b", {"maze/test": (100, 0.7), "generated/maze_easy": (100, 0.95)}, "maze")
+    result = release.compare(old, new)
+    assert result["easy_lost"] == [] and result["verdict"] == "replace"
+    assert result["hard_old"] == pytest.approx(0.75) and result["hard_new"] == pytest.approx(0.825)

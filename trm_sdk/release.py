@@ -1,0 +1,160 @@
+"""The release steps for a model: calibrate its halting threshold, and decide whether it replaces another.
+
+Both are generic over tasks and write only through :func:`trm_sdk.manifest.update`. ``trm calibrate`` and
+``trm compare`` are their commands.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import backends, halting, recursion
+from .manifest import Manifest, load_manifest
+from .tasks import Task, get_task
+
+__all__ = ["THRESHOLDS", "calibrate", "compare", "halting_table"]
+
+THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)  # the thresholds calibration chooses among
+
+
+def halting_table(
+    backend: backends.Backend,
+    task: Task,
+    path: str | os.PathLike[str],
+    steps: int,
+    batch: int = 256,
+    progress: Callable[[int], None] = lambda n: None,
+) -> dict[str, list[float]]:
+    """Accuracy and mean steps on one file at every threshold in :data:`THRESHOLDS` and with all steps.
+
+    Each puzzle runs every step once; where it would halt under any threshold is read off that one run.
+    Returns {"all_steps" or threshold: [exact accuracy, mean steps]}.
+    """
+    data = task.load(path)
+    if data.solutions is None:
+        raise ValueError(f"{path} has no answers: calibration needs puzzle,answer pairs")
+    probs, right = [], []
+    for i in range(0, len(data.puzzles), batch):
+        puzzles, expected = data.puzzles[i : i + batch], data.solutions[i : i + batch]
+        q, logits = recursion.trace(backend, task.encode(puzzles), steps)
+        ok = [task.exact_answers(task.decode(step_logits), puzzles, expected) for step_logits in logits]
+        probs.append(q)
+        right.append(np.stack(ok, axis=1))  # (B, steps)
+        progress(len(puzzles))
+    q_all, ok_all = np.concatenate(probs), np.concatenate(right)
+    table: dict[str, list[float]] = {"all_steps": [round(float(ok_all[:, -1].mean()), 4), float(steps)]}
+    for t in THRESHOLDS:
+        k = halting.halting_steps(q_all, t, steps) - 1
+        table[str(t)] = [
+            round(float(ok_all[np.arange(len(k)), k].mean()), 4),
+            round(float((k + 1).mean()), 2),
+        ]
+    return table
+
+
+def calibrate(
+    model: str | os.PathLike[str],
+    files: Sequence[str | os.PathLike[str]],
+    tolerance: float = 0.005,
+    backend: str = "cpu",
+    progress: Callable[[int], None] = lambda n: None,
+) -> dict[str, Any]:
+    """The smallest threshold whose accuracy with halting is within ``tolerance`` of the accuracy with
+    all steps on every file (1.0, never halt early, if none is).
+
+    Too low a threshold stops easy puzzles on a wrong answer; too high makes them pay for steps they do
+    not need. Evaluation-only files are refused: choosing a threshold on them would tune on the test.
+    """
+    manifest = load_manifest(Path(model))
+    task = get_task(manifest.task)
+    for path in files:
+        if task.is_eval_only(path):
+            raise ValueError(f"{path} is an evaluation-only set: calibrating on it would tune on the test")
+    runtime = backends.create(backend, manifest)
+    tables = {
+        Path(p).name: halting_table(runtime, task, p, manifest.max_steps, progress=progress) for p in files
+    }
+    chosen = next(
+        (
+            t
+            for t in THRESHOLDS
+            if all(tab[str(t)][0] >= tab["all_steps"][0] - tolerance for tab in tables.values())
+        ),
+        1.0,
+    )
+    return {
+        "threshold": chosen,
+        "rule": f"smallest threshold within {tolerance} of all-steps accuracy on every file",
+        "files": tables,  # name -> {threshold: [accuracy, mean steps]}
+    }
+
+
+def _sets(manifest: Manifest) -> dict[str, dict[str, Any]]:
+    sets = manifest.raw.get("evaluation", {}).get("sets")
+    if not sets:
+        raise ValueError(
+            f"{manifest.directory} has no evaluation: run `trm eval --model ... --write-manifest` first"
+        )
+    return dict(sets)
+
+
+def compare(
+    old: str | os.PathLike[str], new: str | os.PathLike[str], easy_tolerance: float = 0.005
+) -> dict[str, Any]:
+    """Should model ``new`` replace model ``old``? From the evaluations recorded in their manifests.
+
+    The rule: more puzzles solved exactly with halting over all the hard sets both measured, pooled so
+    that an 11-puzzle set weighs what it holds, and no easy set (the task's :meth:`Task.is_easy_set`)
+    more than ``easy_tolerance`` below the old figure. ``verdict`` is "replace", "keep", or a sentence
+    starting "not comparable".
+    """
+    old_m, new_m = load_manifest(Path(old)), load_manifest(Path(new))
+    if old_m.task != new_m.task:
+        raise ValueError(f"{old} is a {old_m.task} model and {new} a {new_m.task} one")
+    task = get_task(old_m.task)
+    old_sets, new_sets = _sets(old_m), _sets(new_m)
+    rows: list[dict[str, Any]] = []
+    lost: list[str] = []
+    hard_old = hard_new = 0.0
+    hard_n = 0
+    for name in sorted(set(old_sets) & set(new_sets)):
+        a, b = old_sets[name], new_sets[name]
+        if a.get("puzzles") != b.get("puzzles"):
+            rows.append(
+                {"set": name, "note": f"not comparable: {a.get('puzzles')} vs {b.get('puzzles')} puzzles"}
+            )
+            continue
+        easy = task.is_easy_set(name)
+        rows.append(
+            {
+                "set": name,
+                "puzzles": a["puzzles"],
+                "easy": easy,
+                "old": a["exact_halting"],
+                "new": b["exact_halting"],
+                "old_all_steps": a.get("exact_all_steps"),
+                "new_all_steps": b.get("exact_all_steps"),
+                "old_steps": a.get("mean_steps"),
+                "new_steps": b.get("mean_steps"),
+            }
+        )
+        if easy:
+            if b["exact_halting"] < a["exact_halting"] - easy_tolerance:
+                lost.append(name)
+        else:
+            hard_old += a["exact_halting"] * a["puzzles"]
+            hard_new += b["exact_halting"] * a["puzzles"]
+            hard_n += a["puzzles"]
+    result: dict[str, Any] = {"rows": rows, "easy_lost": lost}
+    if not hard_n:
+        result["verdict"] = "not comparable: no hard set measured by both"
+        return result
+    result.update(hard_old=hard_old / hard_n, hard_new=hard_new / hard_n, hard_puzzles=hard_n)
+    better = result["hard_new"] > result["hard_old"]
+    result["verdict"] = "replace" if better and not lost else "keep"
+    return result
