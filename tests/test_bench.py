@@ -34,7 +34,7 @@ def test_measure_backend_reports_latency_and_throughput(tiny_model_dir: Path) ->
     for name in ("easy", "hard"):
         for mode in ("halting", "all_steps"):
             lat = out["latency"][name][mode]
-            assert 0 < lat["p50_ms"] <= lat["p95_ms"] and lat["runs"] == 4
+            assert 0 < lat["p50_ms"] <= lat["p95_ms"] and lat["runs"] == 4 and lat["mean_ms"] > 0
     assert out["latency"]["easy"]["all_steps"]["mean_steps"] == n_sup
     for size in ("2", "5"):
         row = out["throughput"][size]
@@ -88,3 +88,16 @@ def test_a_maze_search_never_branches_so_it_reports_no_gain() -> None:
     puzzles, _ = maze.generate(np.random.default_rng(0), "easy")
     logits = np.zeros((1, maze.seq_len, maze.vocab_size), np.float32)
     assert maze.search_gain(puzzles[None], logits, np.zeros(1, bool)) is None
+
+
+def test_measure_backend_reports_accuracy_against_views(tiny_model_dir: Path) -> None:
+    samples = [bench.generated_sample(SUDOKU, "hard", "hard", 3, 4)]
+    seen: list[int] = []
+    out = bench.measure_backend("cpu", samples, [2], 1, seen.append, views=(16, 2), model=tiny_model_dir)
+    table = out["views_table"]["hard"]
+    assert list(table) == ["1", "4", "16"] and out["views"] == 1
+    assert all(0 <= row["solved"] <= 1 and 1 <= row["mean_views"] <= int(n) for n, row in table.items())
+    assert table["1"]["mean_views"] == 1
+    # Views only ever add verified answers: a puzzle solved with n views is solved with more.
+    assert table["1"]["solved"] <= table["4"]["solved"] <= table["16"]["solved"]
+    assert sum(seen) == 2 * 1 + 2 * 2 + 3 * 2  # latency, throughput, views table

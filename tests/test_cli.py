@@ -45,8 +45,11 @@ def test_info_lists_every_backend_with_a_reason() -> None:
 def test_solve_string_json(tiny_model_dir: Path) -> None:
     result = _run("solve", PUZZLE, "--model", str(tiny_model_dir), "--json", "--max-steps", "2")
     row = json.loads(result.stdout.strip().splitlines()[0])
-    assert set(row) == {"solution", "solved", "status", "method", "steps", "confidence", "backend"}
+    assert set(row) == {"solution", "solved", "status", "method", "steps", "confidence", "views", "backend"}
     assert row["backend"] == "cpu" and row["steps"] == 2 and len(row["solution"]) == 81
+    assert row["views"] == 1  # the tiny model's manifest records no views: a single pass
+    many = _run("solve", PUZZLE, "--model", str(tiny_model_dir), "--json", "--max-steps", "1", "--views", "4")
+    assert 1 <= json.loads(many.stdout.strip().splitlines()[0])["views"] <= 4
     # Exit status 1 when an answer fails verification (the tiny model's answers do).
     assert result.exit_code == (0 if row["solved"] else 1)
 
@@ -171,14 +174,16 @@ def test_eval_with_fallback_reports_search_and_rating(tiny_model_dir: Path, tmp_
 
 def test_bench_table_and_json(tiny_model_dir: Path) -> None:
     args = ["bench", "--model", str(tiny_model_dir), "--count", "4", "--latency-runs", "2"]
-    args += ["--batch-sizes", "2,3", "--backend", "all", "-q"]
+    args += ["--batch-sizes", "2,3", "--backend", "all", "-q", "--views-table", "4", "--views-puzzles", "2"]
     result = _run(*args, "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     by_name = {b["backend"]: b for b in report["backends"]}
     assert by_name["cpu"]["available"] and set(by_name["cpu"]["throughput"]) == {"2", "3"}
+    assert set(by_name["cpu"]["views_table"]["hard"]) == {"1", "4"}
     assert all(b["available"] or b["reason"] for b in report["backends"])
     table = _run(*args).stdout
-    assert "batch-1 latency easy p50/p95 ms" in table and "throughput batch 3 puzzles/s" in table
+    assert "batch-1 latency easy mean/p95 ms" in table and "throughput batch 3 puzzles/s" in table
+    assert "views -> solved, ms/puzzle (hard) 1:" in table
     assert _run("bench", "--batch-sizes", "x").exit_code == 2
     assert _run("bench", "--easy", "no-such-level-or-file").exit_code == 2

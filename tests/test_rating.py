@@ -84,3 +84,15 @@ def test_shipped_model_rates_minimal_puzzles_harder_than_easy_ones(tmp_path) -> 
         pytest.skip("no shipped sudoku model")
     rho = float(_run_correlation(tmp_path, []).rsplit(" ", 1)[1])
     assert rho > 0.5
+
+
+def test_a_puzzle_that_needed_views_rates_between_solved_as_given_and_unsolved() -> None:
+    grid = np.ones((9, 9), np.int8)
+    as_given = rating.rate_solution(Solution(grid, True, 2, 0.99, "cpu"), 16)
+    by_views = rating.rate_solution(Solution(grid, True, 2, 0.99, "cpu", views=4), 16)
+    unsolved = rating.rate_solution(Solution(grid, False, 2, 0.99, "cpu", views=64), 16)
+    assert as_given.score < by_views.score < unsolved.score == 1.0
+    assert as_given.score == pytest.approx((2 - 0.99) / 16, abs=1e-4)  # one view: the score as before
+    assert by_views.score == pytest.approx(1 - (1 - as_given.score) / 4, abs=1e-4)
+    assert by_views.level == "extreme" and by_views.views == 4 and "4 views" in str(by_views)
+    assert rating.rate_solution(Solution(grid, True, 2, 0.99, "cpu", views=64), 16).score > by_views.score

@@ -78,7 +78,7 @@ def test_calibrate_refuses_evaluation_sets(tiny_model_dir: Path) -> None:
     out = CliRunner().invoke(
         main, ["calibrate", "--model", str(tiny_model_dir), str(root / "sudoku" / "norvig" / "top95.csv")]
     )
-    assert out.exit_code == 1 and "evaluation-only" in out.output
+    assert out.exit_code == 2 and "evaluation-only" in out.output  # bad input (issue 16)
 
 
 def _model_with(path: Path, sets: dict[str, tuple[int, float]], task: str = "sudoku") -> Path:

@@ -14,16 +14,54 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from trm_sdk.network import TRM, TRMConfig
 
 FORMAT_VERSION = 1
 _COMPILE_PREFIX = "_orig_mod."
+
+
+def _safe(obj: Any) -> Any:
+    """``obj`` with numpy arrays as tensors and numpy scalars as Python numbers, so the checkpoint loads
+    with ``torch.load(weights_only=True)``: no pickled code runs when a checkpoint is read."""
+    if isinstance(obj, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(obj).copy())
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, dict):
+        return {k: _safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_safe(v) for v in obj)
+    return obj
+
+
+def _numpy(obj: Any) -> Any:
+    """The data stream's state as it was saved: tensors back to numpy arrays."""
+    if torch.is_tensor(obj):
+        return obj.numpy()
+    if isinstance(obj, dict):
+        return {k: _numpy(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_numpy(v) for v in obj)
+    return obj
+
+
+def _torch_load(path: Path) -> Any:
+    """``torch.load`` that never unpickles code: a hostile file is refused, not run."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise ValueError(
+            f"{path} holds objects that a safe load refuses (only tensors, numbers, strings and containers "
+            f"are read): it is not a checkpoint this trm-sdk wrote, or it was tampered with ({exc})"
+        ) from None
 
 
 def clean_state_dict(
@@ -81,8 +119,8 @@ def save(
         ),
         "step": step,
         "train_config": train_config,
-        "data_state": data_state,
-        "info": info,
+        "data_state": _safe(data_state),
+        "info": _safe(info),
     }
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(body, tmp)
@@ -144,7 +182,7 @@ def save_split(body: dict[str, Any], folder: str | Path, max_bytes: int = MAX_PA
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    torch.save(meta, tmp / "meta.pt")
+    torch.save(_safe(meta), tmp / "meta.pt")
     for i, part in enumerate(parts):
         torch.save(part, tmp / f"part-{i}.pt")
     files = sorted(p for p in tmp.iterdir() if p.suffix == ".pt")
@@ -179,10 +217,10 @@ def _load_split(folder: Path) -> dict[str, Any]:
         f = folder / name
         if not f.is_file() or _sha256(f) != entry["sha256"]:
             raise ValueError(f"{f} is missing or does not match {index_path}: the folder is incomplete")
-    body = torch.load(folder / "meta.pt", map_location="cpu", weights_only=False)
+    body = _torch_load(folder / "meta.pt")
     for name in sorted(index["files"]):
         if name.startswith("part-"):
-            for key, value in torch.load(folder / name, map_location="cpu").items():
+            for key, value in _torch_load(folder / name).items():
                 _put_tensor(body, key, value)
     return body
 
@@ -195,9 +233,11 @@ def load(path: str | Path) -> dict[str, Any]:
     elif not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     else:
-        body = torch.load(path, map_location="cpu", weights_only=False)
+        body = _torch_load(path)
     if not isinstance(body, dict) or body.get("format") != FORMAT_VERSION:
         raise ValueError(f"{path} is not a trm-sdk checkpoint of format {FORMAT_VERSION}")
+    if body.get("data_state") is not None:
+        body["data_state"] = _numpy(body["data_state"])
     return body
 
 

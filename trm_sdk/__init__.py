@@ -12,7 +12,7 @@ import sys as _sys
 from importlib.machinery import ModuleSpec
 from pathlib import Path as _Path
 
-from .errors import BackendUnavailableError, InvalidPuzzleError, ModelError, TRMError
+from .errors import BackendUnavailableError, InvalidPuzzleError, ModelError, OutOfMemoryError, TRMError
 from .solution import Hint, Rating, Solution
 from .solver import Solver
 
@@ -59,6 +59,7 @@ __all__ = [
     "Hint",
     "InvalidPuzzleError",
     "ModelError",
+    "OutOfMemoryError",
     "Rating",
     "Solution",
     "Solver",

@@ -18,6 +18,7 @@ import numpy as np
 from . import backends
 from .solver import Solver
 from .tasks import Task
+from .views import waves
 
 __all__ = ["Sample", "generated_sample", "measure_backend"]
 
@@ -55,6 +56,7 @@ def _latency(solver: Solver, sample: Sample, runs: int, progress: Progress, **ch
         solved.append(r.solved)
         progress(1)
     return {
+        "mean_ms": round(float(np.mean(times)), 2),
         "p50_ms": round(float(np.percentile(times, 50)), 2),
         "p95_ms": round(float(np.percentile(times, 95)), 2),
         "mean_steps": round(float(np.mean(steps)), 2),
@@ -81,15 +83,39 @@ def _throughput(
 MODES: dict[str, dict[str, Any]] = {"halting": {}, "all_steps": {"halt_threshold": 1.0}}
 
 
+def _views(solver: Solver, sample: Sample, counts: Sequence[int], progress: Progress) -> dict[str, Any]:
+    """Accuracy (answers that verify) and time per puzzle against the most views, one batch per count."""
+    out = {}
+    for n in counts:
+        start = time.perf_counter()
+        results = solver.solve_batch(list(sample.puzzles), batch_size=len(sample.puzzles), views=n)
+        elapsed = time.perf_counter() - start
+        progress(len(sample.puzzles))
+        out[str(n)] = {
+            "solved": round(float(np.mean([r.solved for r in results])), 4),
+            "mean_views": round(float(np.mean([r.views for r in results])), 2),
+            "ms_per_puzzle": round(1000 * elapsed / len(results), 1),
+        }
+    return out
+
+
+def view_counts(solver: Solver, most: int) -> list[int]:
+    """The view totals the bench measures: each wave's end (1, 4, 16, 64, ...) up to ``most``."""
+    return [int(n) for n in np.cumsum(waves(min(most, solver.task.max_views)))]
+
+
 def measure_backend(
     backend: str,
     samples: Sequence[Sample],
     batch_sizes: Sequence[int],
     latency_runs: int,
     progress: Progress = lambda n: None,
+    views: tuple[int, int] = (0, 0),
     **solver_options: Any,
 ) -> dict[str, Any]:
-    """Latency per sample and throughput per batch size on one backend, with halting and all steps.
+    """Latency per sample and throughput per batch size on one backend, with halting and all steps, at
+    the model's default views; then, if ``views`` = (most, puzzles) is set, accuracy and time against
+    the number of views on the first ``puzzles`` of each sample.
 
     The throughput batch mixes the samples in turn, so it has the difficulty spread an app would see.
     """
@@ -102,6 +128,7 @@ def measure_backend(
         "backend": solver.backend,
         "available": True,
         "max_steps": solver.max_steps,
+        "views": solver.views,
         "latency": {},
         "throughput": {},
     }
@@ -115,5 +142,11 @@ def measure_backend(
         puzzles = _cycled(mixed, b)
         out["throughput"][str(b)] = {
             mode: _throughput(solver, puzzles, progress, **choices) for mode, choices in MODES.items()
+        }
+    most, count = views
+    if most:
+        out["views_table"] = {
+            s.name: _views(solver, Sample(s.name, s.puzzles[:count]), view_counts(solver, most), progress)
+            for s in samples
         }
     return out

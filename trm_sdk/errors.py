@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["BackendUnavailableError", "InvalidPuzzleError", "ModelError", "TRMError"]
+__all__ = ["BackendUnavailableError", "InvalidPuzzleError", "ModelError", "OutOfMemoryError", "TRMError"]
 
 
 class TRMError(Exception):
@@ -22,3 +22,10 @@ class BackendUnavailableError(TRMError, RuntimeError):
 
 class ModelError(TRMError, RuntimeError):
     """A model directory is missing a file, has a corrupt file, or does not fit the task asked for."""
+
+
+class OutOfMemoryError(TRMError, MemoryError):
+    """The runtime could not allocate the memory a batch needs; a smaller batch or fewer threads may fit.
+
+    A ``MemoryError`` too, so code that already handles running out of memory keeps working.
+    """

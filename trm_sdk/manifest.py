@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ModelError
+from .limits import MAX_HIDDEN, MAX_SEQ_LEN, MAX_STEPS
 
 __all__ = [
     "FILES",
@@ -118,24 +119,27 @@ class Manifest:
 _REQUIRED = ("format", "task", "encoding", "model", "halting", "files")
 
 
-def load_manifest(directory: str | Path) -> Manifest:
+def load_manifest(directory: str | Path, *, verify: bool = True) -> Manifest:
+    """Read and check a model folder's manifest: with ``verify`` (the default, and what a Solver uses) its
+    whole schema and every file's sha256; without, only that its sections have the right types."""
     directory = Path(directory)
     path = directory / MANIFEST_NAME
     if not path.is_file():
         raise ModelError(f"no {MANIFEST_NAME} in {directory}: not an exported trm-sdk model directory")
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ModelError(f"cannot read {path}: {exc}") from exc
     missing = [key for key in _REQUIRED if key not in raw] if isinstance(raw, dict) else list(_REQUIRED)
     if missing:
         raise ModelError(f"{path} lacks required field(s): {', '.join(missing)}")
     if raw["format"] != FORMAT_VERSION:
         raise ModelError(
-            f"{path} has manifest format {raw['format']}; this trm-sdk reads format {FORMAT_VERSION}: "
+            f"{path} has manifest format {raw['format']!r}; this trm-sdk reads format {FORMAT_VERSION}: "
             "upgrade trm-sdk or re-export the model"
         )
-    return Manifest(
+    _validate(raw, path, full=verify)
+    manifest = Manifest(
         directory=directory,
         task=raw["task"],
         encoding=raw["encoding"],
@@ -144,6 +148,67 @@ def load_manifest(directory: str | Path) -> Manifest:
         files=raw["files"],
         raw=raw,
     )
+    if verify:
+        for role in manifest.files:
+            manifest.path(role)
+    return manifest
+
+
+def _validate(raw: dict[str, Any], path: Path, full: bool = True) -> None:
+    """The schema of a manifest: types and ranges of what the runtime reads, and file paths confined to
+    the model folder. Every violation is a ModelError naming the field, so nothing later meets a ``None``
+    where it expects a dict or sizes a buffer from an absurd number."""
+
+    def fail(field: str, problem: str) -> ModelError:
+        return ModelError(f"{path}: {field} {problem}; re-export the model (or reinstall trm-sdk)")
+
+    if not isinstance(raw["task"], str) or not raw["task"]:
+        raise fail("task", f"must be a task name, got {raw['task']!r}")
+    for section in ("encoding", "model", "halting", "files"):
+        if not isinstance(raw[section], dict):
+            raise fail(section, f"must be an object, got {type(raw[section]).__name__}")
+    if not full:  # a manifest read for its recorded results (trm compare): the sections' types suffice
+        return
+    bounds = {"seq_len": MAX_SEQ_LEN, "hidden": MAX_HIDDEN, "n_prefix": MAX_SEQ_LEN, "N_sup": MAX_STEPS}
+    for key, bound in (*bounds.items(), ("vocab_size", 1 << 16)):
+        value = raw["model"].get(key)
+        if value is None and key == "vocab_size":
+            continue
+        low = 0 if key == "n_prefix" else 1
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= bound:
+            raise fail(f"model.{key}", f"must be an integer from {low} to {bound}, got {value!r}")
+    for key in ("seq_len", "vocab_size"):
+        if key in raw["encoding"] and key in raw["model"] and raw["encoding"][key] != raw["model"][key]:
+            raise fail(
+                f"encoding.{key}", f"is {raw['encoding'][key]!r} but model.{key} is {raw['model'][key]!r}"
+            )
+    if not raw["files"]:
+        raise fail("files", "lists no file")
+    root = path.parent.resolve()
+    for role, entry in raw["files"].items():
+        where = f"files.{role}"
+        if not isinstance(entry, dict):
+            raise fail(where, f"must be an object with path and sha256, got {entry!r}")
+        name, digest = entry.get("path"), entry.get("sha256")
+        if not isinstance(name, str) or not name:
+            raise fail(f"{where}.path", f"must be a file name, got {name!r}")
+        if Path(name).is_absolute() or not (root / name).resolve().is_relative_to(root):
+            raise fail(f"{where}.path", f"must name a file inside the model folder, got {name!r}")
+        if (
+            not isinstance(digest, str)
+            or len(digest) != 64
+            or not all(c in "0123456789abcdef" for c in digest)
+        ):
+            raise fail(f"{where}.sha256", f"must be 64 lowercase hex digits, got {digest!r}")
+    io = raw.get("io", {}).get("step") if isinstance(raw.get("io"), dict) else None
+    if isinstance(io, dict):  # the recorded interface must be the runtime's contract
+        for kind, expected in (("inputs", STEP_INPUTS), ("outputs", STEP_OUTPUTS)):
+            names = tuple(a.get("name") for a in io.get(kind, []) if isinstance(a, dict))
+            if names != expected:
+                raise fail(
+                    f"io.step.{kind}",
+                    f"are {', '.join(map(str, names))}; the runtime needs {', '.join(expected)}",
+                )
 
 
 def file_entry(directory: Path, name: str) -> dict[str, Any]:

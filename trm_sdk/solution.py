@@ -39,6 +39,7 @@ class Solution:
     )
     status: str = ""  # one of STATUSES; derived from ``solved`` when left empty
     search_nodes: int | None = None  # branch points the exact search visited, where it ran
+    views: int = 1  # views of the puzzle the network ran (see Solver's ``views``); 1 is the puzzle as given
 
     def __post_init__(self) -> None:
         if not self.status:
@@ -50,8 +51,9 @@ class Solution:
         from .tasks import get_task
 
         via = " + exact search" if self.method == "trm+search" else ""
+        seen = f" ({self.views} views)" if self.views > 1 else ""
         head = (
-            f"{self.task}: {STATUSES[self.status]} in {self.steps} step(s){via}, "
+            f"{self.task}: {STATUSES[self.status]} in {self.steps} step(s){seen}{via}, "
             f"confidence {self.confidence:.3f}, {self.backend}"
         )
         return head + "\n" + get_task(self.task).format(self.grid)
@@ -62,8 +64,9 @@ class Hint:
     """The next cell to reveal: the empty cell the network is surest of.
 
     ``verified`` is True when the digit comes from a full answer that passed verification (by the
-    network alone or with ``fallback="search"``), so for a puzzle with one solution it is certainly
-    right; otherwise it is the network's best digit that does not clash with the givens.
+    network alone or with ``fallback="search"``) and the puzzle has exactly one solution, so it is
+    certainly right; otherwise it is the network's best digit that does not clash with the givens (or,
+    on a puzzle with several solutions, a digit the solutions share).
     """
 
     row: int  # 0-based
@@ -84,9 +87,10 @@ class Hint:
 class Rating:
     """How hard the network found a puzzle: the steps it needed before it trusted its answer.
 
-    ``score`` is ``(steps - confidence) / max_steps`` clipped to [0, 1], and 1.0 for a puzzle the network
-    could not solve: a puzzle halted confidently after one step scores near 0. ``level`` buckets the
-    score with thresholds chosen on the evaluation sets (README, "Difficulty rating").
+    ``score`` is ``s = (steps - confidence) / max_steps`` clipped to [0, 1] for a puzzle solved as given,
+    ``1 - (1 - s) / views`` for one that needed more views, and 1.0 for a puzzle the network could not
+    solve: a puzzle halted confidently after one step scores near 0. ``level`` buckets
+    the score with thresholds chosen on the evaluation sets (README, "Difficulty rating").
     """
 
     score: float  # 0 (trivial for the network) .. 1 (beyond it)
@@ -94,12 +98,14 @@ class Rating:
     steps: int
     confidence: float
     solved: bool
+    views: int = 1  # views the network ran before an answer verified (or in all, if none did)
 
     def __str__(self) -> str:
+        seen = f", {self.views} views" if self.views > 1 else ""
         why = (
-            f"{self.steps} step(s), confidence {self.confidence:.3f}"
+            f"{self.steps} step(s), confidence {self.confidence:.3f}{seen}"
             if self.solved
-            else "the network alone did not solve it"
+            else f"the network alone did not solve it{seen}"
         )
         return f"difficulty {self.level} (score {self.score:.2f}: {why})"
 
@@ -117,7 +123,9 @@ class Prediction:
     solved: np.ndarray  # (B,) bool: the verifier's word on each answer
     steps: np.ndarray  # (B,) supervision steps each puzzle ran
     confidence: np.ndarray  # (B,) sigmoid of the halting head at that step
-    logits: np.ndarray = field(repr=False)  # (B, seq_len, vocab) float32
+    logits: np.ndarray = field(repr=False)  # (B, seq_len, vocab) float32, about the puzzles as given
+    views: np.ndarray | None = None  # (B,) views run for each puzzle
+    view: np.ndarray | None = None  # (B,) 0-based index of the view whose answer was kept (0: as given)
 
     @property
     def probabilities(self) -> np.ndarray:

@@ -13,9 +13,11 @@ import numpy as np
 
 from . import backends, rating, recursion
 from .errors import InvalidPuzzleError, ModelError, TRMError
+from .limits import MAX_BATCH_SIZE, MAX_SEARCH_SECONDS, MAX_STEPS, MAX_THREADS, MAX_VIEWS
 from .manifest import PRECISIONS, Manifest, load_manifest
 from .solution import Hint, Prediction, Rating, Solution
 from .tasks import get_task
+from .views import run_views
 
 __all__ = ["Solver"]
 
@@ -34,6 +36,7 @@ def _shipped_model(task: str) -> Path:
 
 
 FALLBACKS = ("none", "search")
+_ROWS_PER_RUN = 1024  # rows (puzzle views) one recursion run holds: about 70 MB of state at hidden 96
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,8 @@ class _Choices:
     halt_threshold: float
     fallback: str | None
     search_time_limit: float
+    views: int = 1
+    seed: int = 0
 
 
 class Solver:
@@ -65,6 +70,13 @@ class Solver:
     probabilities and bounded by ``search_time_limit`` seconds per puzzle, finishes any answer that fails
     verification (``method="trm+search"``) and reports puzzles with no solution or several
     (``Solution.status``). The default, None (or "none"), is the pure network.
+
+    ``views`` is the most symmetric views of a puzzle the network may try (:mod:`trm_sdk.views`): a
+    puzzle whose answer fails verification runs again as relabelled, reflected and shuffled copies, in
+    growing waves, until one verifies. None takes the number chosen for the model and recorded in its
+    manifest (``inference.views``; 1 if it records none); 1 is the single pass. ``seed`` fixes which views
+    a puzzle gets. Views need no search: an answer found by a view is the network's (``method="trm"``),
+    checked by the rules like any other. ``fallback="search"`` starts only after every view has failed.
     """
 
     def __init__(
@@ -80,11 +92,15 @@ class Solver:
         fallback: str | None = None,
         search_time_limit: float = 10.0,
         precision: str | None = None,
+        views: int | None = None,
+        seed: int = 0,
     ) -> None:
         self.task = get_task(task)
         self.fallback: str | None = self._check_fallback(fallback)
         self.search_time_limit: float = _check_seconds(search_time_limit)
-        self.batch_size: int = _check_int("batch_size", batch_size)
+        self.batch_size: int = _check_int("batch_size", batch_size, MAX_BATCH_SIZE)
+        if threads is not None:
+            threads = _check_int("threads", threads, MAX_THREADS)
         if max_steps is not None:
             max_steps = _check_int("max_steps", max_steps)
         if halt_threshold is not None:
@@ -105,6 +121,15 @@ class Solver:
             except ValueError as exc:
                 raise ModelError(f"{self.manifest.directory}/manifest.json: {exc}") from exc
         self.halt_threshold: float = float(halt_threshold)
+        if views is None:  # the number chosen for the model by measurement, recorded at release
+            try:
+                views = _check_views(
+                    "inference.views", self.manifest.raw.get("inference", {}).get("views", 1)
+                )
+            except (ValueError, AttributeError) as exc:
+                raise ModelError(f"{self.manifest.directory}/manifest.json: {exc}") from exc
+        self.views: int = _check_views("views", views)
+        self.seed: int = _check_seed(seed)
         if precision is not None and precision not in PRECISIONS:
             raise ValueError(f"precision must be None or one of {', '.join(PRECISIONS)}, got {precision!r}")
         if backend == "cpu" and precision not in (None, "fp32"):
@@ -138,6 +163,8 @@ class Solver:
         halt_threshold: float | None = None,
         fallback: str | None = None,
         search_time_limit: float | None = None,
+        views: int | None = None,
+        seed: int | None = None,
     ) -> _Choices:
         """One call's choices: what it passed, else the Solver's defaults."""
         if halt_threshold is not None:
@@ -149,6 +176,8 @@ class Solver:
             search_time_limit=(
                 self.search_time_limit if search_time_limit is None else _check_seconds(search_time_limit)
             ),
+            views=self.views if views is None else _check_views("views", views),
+            seed=self.seed if seed is None else _check_seed(seed),
         )
 
     @property
@@ -164,13 +193,15 @@ class Solver:
         halt_threshold: float | None = None,
         fallback: str | None = None,
         search_time_limit: float | None = None,
+        views: int | None = None,
+        seed: int | None = None,
     ) -> Solution:
         """Solve one puzzle (any form the task accepts); raises InvalidPuzzleError for bad input.
 
         Keywords left at None take the Solver's defaults (see the class); ``fallback="none"`` turns off
         a Solver's search for this call.
         """
-        choices = self._choices(max_steps, halt_threshold, fallback, search_time_limit)
+        choices = self._choices(max_steps, halt_threshold, fallback, search_time_limit, views, seed)
         return self._solve_parsed([self.task.parse(puzzle)], choices)[0]
 
     def solve_batch(
@@ -182,13 +213,15 @@ class Solver:
         halt_threshold: float | None = None,
         fallback: str | None = None,
         search_time_limit: float | None = None,
+        views: int | None = None,
+        seed: int | None = None,
     ) -> list[Solution]:
         """Solve many puzzles in batches of ``batch_size``; results come back in input order.
 
         Every puzzle is parsed before any is solved, so one bad entry fails fast and names its index.
         """
-        choices = self._choices(max_steps, halt_threshold, fallback, search_time_limit)
-        size = self.batch_size if batch_size is None else _check_int("batch_size", batch_size)
+        choices = self._choices(max_steps, halt_threshold, fallback, search_time_limit, views, seed)
+        size = self.batch_size if batch_size is None else _check_int("batch_size", batch_size, MAX_BATCH_SIZE)
         parsed = self._parse_all(puzzles)
         results: list[Solution] = []
         for start in range(0, len(parsed), size):
@@ -201,12 +234,14 @@ class Solver:
         *,
         max_steps: int | None = None,
         halt_threshold: float | None = None,
+        views: int | None = None,
+        seed: int | None = None,
     ) -> Prediction:
         """The network alone on a batch: per-cell probabilities, answers, verdicts, steps (no search).
 
         The puzzles run as one batch; split very large sets as ``solve_batch`` does.
         """
-        choices = self._choices(max_steps, halt_threshold)
+        choices = self._choices(max_steps, halt_threshold, views=views, seed=seed)
         parsed = self._parse_all(puzzles)
         if not parsed:
             raise InvalidPuzzleError("predict needs at least one puzzle")
@@ -220,14 +255,16 @@ class Solver:
         halt_threshold: float | None = None,
         fallback: str | None = None,
         search_time_limit: float | None = None,
+        views: int | None = None,
+        seed: int | None = None,
     ) -> Hint:
         """The next cell to reveal: the empty cell the network is surest of (see :class:`Hint`).
 
         When the network's full answer verifies (or, with ``fallback="search"``, the search finds one),
         the digit comes from that answer and ``verified`` is True; otherwise it is the network's best
-        digit that does not clash with the givens.
+        digit that does not clash with the givens. A verified answer from any view counts.
         """
-        choices = self._choices(max_steps, halt_threshold, fallback, search_time_limit)
+        choices = self._choices(max_steps, halt_threshold, fallback, search_time_limit, views, seed)
         grids = self.task.parse(puzzle)[None]
         pred = self._predict(grids, choices)
         answer = pred.answers[0] if pred.solved[0] else None
@@ -236,19 +273,35 @@ class Solver:
         return self.task.hint(grids[0], pred.logits[0], answer)
 
     def rate(
-        self, puzzle: Any, *, max_steps: int | None = None, halt_threshold: float | None = None
+        self,
+        puzzle: Any,
+        *,
+        max_steps: int | None = None,
+        halt_threshold: float | None = None,
+        views: int | None = None,
+        seed: int | None = None,
     ) -> Rating:
-        """How hard the network finds ``puzzle``, from its halting step and confidence (see :class:`Rating`).
-
-        Measured on the evaluation sets, the score orders them as their curators do (README).
+        """How hard the network finds ``puzzle``: its halting step and confidence, and the views it needed
+        (see :class:`Rating`). Measured on the evaluation sets, the score orders them as their curators do
+        (README).
         """
-        choices = self._choices(max_steps, halt_threshold, fallback="none")
+        choices = self._choices(max_steps, halt_threshold, "none", None, views, seed)
         r = self._solve_parsed([self.task.parse(puzzle)], choices)[0]
         return rating.rate_solution(r, choices.max_steps)
 
     def _parse_all(self, puzzles: Iterable[Any]) -> list[np.ndarray]:
         if isinstance(puzzles, (str, bytes)):
             raise InvalidPuzzleError("this takes a list of puzzles; for one puzzle use solve()")
+        if isinstance(puzzles, np.ndarray):  # rows of a 2-D array (np.matrix too) are puzzles
+            if puzzles.ndim == 0:
+                raise InvalidPuzzleError(
+                    "this takes a list of puzzles, got a 0-d array; for one puzzle use solve()"
+                )
+            puzzles = list(np.asarray(puzzles))
+        elif not isinstance(puzzles, Iterable):
+            raise InvalidPuzzleError(
+                f"this takes a list (or other iterable) of puzzles, got {type(puzzles).__name__}"
+            )
         parsed = []
         for i, puzzle in enumerate(puzzles):
             try:
@@ -258,14 +311,39 @@ class Solver:
         return parsed
 
     def _predict(self, grids: np.ndarray, choices: _Choices) -> Prediction:
-        run = recursion.run(self._backend, self.task.encode(grids), choices.max_steps, choices.halt_threshold)
-        answers = self.task.decode(run.logits)
+        def recurse(tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            # Views multiply the batch; runs of at most _ROWS_PER_RUN rows keep the state's memory bounded.
+            parts = [
+                recursion.run(
+                    self._backend, tokens[i : i + _ROWS_PER_RUN], choices.max_steps, choices.halt_threshold
+                )
+                for i in range(0, len(tokens), _ROWS_PER_RUN)
+            ]
+            return (
+                np.concatenate([p.logits for p in parts]),
+                np.concatenate([p.q_halt for p in parts]),
+                np.concatenate([p.steps for p in parts]),
+            )
+
+        def verify(logits: np.ndarray, rows: np.ndarray) -> np.ndarray:
+            return self.task.verify(self.task.decode(logits), grids[rows])
+
+        run = run_views(
+            self.task.encode(grids),
+            min(choices.views, self.task.max_views),
+            choices.seed,
+            recurse,
+            verify,
+            self.task.draw_views,
+        )
         return Prediction(
-            answers=answers,
-            solved=self.task.verify(answers, grids),
+            answers=self.task.decode(run.logits),
+            solved=run.verified,
             steps=run.steps,
             confidence=recursion.confidence(run.q_halt),
             logits=run.logits,
+            views=run.views_run,
+            view=run.view,
         )
 
     def _solve_parsed(self, parsed: Sequence[np.ndarray], choices: _Choices) -> list[Solution]:
@@ -285,6 +363,7 @@ class Solver:
                 Solution(
                     steps=int(pred.steps[i]),
                     confidence=float(pred.confidence[i]),
+                    views=int(pred.views[i]) if pred.views is not None else 1,
                     backend=self._backend.name,
                     task=self.task.name,
                     puzzle=grids[i],
@@ -315,15 +394,35 @@ class Solver:
         )
 
 
-def _check_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+def _check_int(name: str, value: Any, bound: int = MAX_STEPS) -> int:
+    """A positive integer up to ``bound`` (numpy integers too; bools are refused)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 1 <= int(value) <= bound:
+        raise ValueError(f"{name} must be an integer from 1 to {bound}, got {value!r}")
+    return int(value)
+
+
+def _check_views(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 1 <= int(value) <= MAX_VIEWS:
+        raise ValueError(f"{name} must be an integer from 1 to {MAX_VIEWS}, got {value!r}")
+    return int(value)
+
+
+def _check_seed(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {value!r}")
     return int(value)
 
 
 def _check_seconds(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not float(value) > 0:
-        raise ValueError(f"search_time_limit must be a positive number of seconds, got {value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not 0 < float(value) <= MAX_SEARCH_SECONDS
+    ):
+        raise ValueError(
+            f"search_time_limit must be a number of seconds above 0 and at most {MAX_SEARCH_SECONDS:g}, "
+            f"got {value!r}"
+        )
     return float(value)
 
 

@@ -1,15 +1,54 @@
-"""The CPU backend: ONNX Runtime driving the exported step graph, one supervision step per call."""
+"""The CPU backend: ONNX Runtime driving the exported step graph, one supervision step per call.
+
+Memory is bounded whatever the batch: each step runs the graph on at most ``CHUNK_ROWS`` rows at a time,
+so ONNX Runtime's arena never grows past one chunk's working memory. When a batch of more than
+``RELEASE_ROWS`` rows ends (its last state is dropped), the arena is shrunk and the C heap trimmed, so that
+memory goes back to the system instead of staying for the Solver's life. Within a batch the arena is
+reused from step to step, which keeps a batch of 256 as fast as one unbounded run.
+"""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import numbers
 import os
-from dataclasses import dataclass
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from ..errors import BackendUnavailableError, ModelError
+from ..errors import BackendUnavailableError, ModelError, OutOfMemoryError
+from ..limits import CHUNK_ROWS, MAX_THREADS
 from ..manifest import STEP_INPUTS, STEP_OUTPUTS, Manifest
 from .base import Backend
+
+# What ONNX Runtime says when an allocation fails; such a failure is the machine's, not the model's.
+_OOM_MARKERS = ("bad_alloc", "Failed to allocate", "out of memory", "Out of memory")
+
+
+def _heap_trimmer() -> Any:
+    """glibc's ``malloc_trim``, which hands freed heap pages back to the OS; None elsewhere."""
+    try:
+        name = ctypes.util.find_library("c")
+        trim = ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):
+        return None
+    if trim is not None:
+        trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return trim
+
+
+_TRIM = _heap_trimmer()
+RELEASE_ROWS = 32  # a batch larger than this hands its memory back when it ends; smaller ones keep it
+
+
+class _Batch:
+    """Shared by every state of one batch: when the last of them is dropped, ``release`` runs."""
+
+    def __init__(self, release: Any) -> None:
+        weakref.finalize(self, release).atexit = False
 
 
 @dataclass
@@ -19,6 +58,20 @@ class CPUState:
     z: np.ndarray  # (B, L, D) float32
     first: np.ndarray  # (B,) bool: next step starts from the initial state
     logits: np.ndarray | None = None  # (B, S, V) of the last step
+    batch: _Batch | None = field(default=None, repr=False)  # hands the memory back when the batch ends
+
+
+def check_threads(threads: Any) -> int | None:
+    """None (the default), or a thread count from 1 to MAX_THREADS (numpy integers too, never a bool)."""
+    if threads is None:
+        return None
+    if (
+        isinstance(threads, bool)
+        or not isinstance(threads, numbers.Integral)
+        or not 1 <= int(threads) <= MAX_THREADS
+    ):
+        raise ValueError(f"threads must be None or an integer from 1 to {MAX_THREADS}, got {threads!r}")
+    return int(threads)
 
 
 class CPUBackend(Backend):
@@ -33,14 +86,13 @@ class CPUBackend(Backend):
             return f"onnxruntime cannot be imported ({exc}); install it with: pip install onnxruntime"
         return None
 
-    def __init__(self, manifest: Manifest, threads: int | None = None) -> None:
+    def __init__(self, manifest: Manifest, threads: int | None = None, chunk_rows: int = CHUNK_ROWS) -> None:
         reason = self.availability()
         if reason:
             raise BackendUnavailableError(f"CPU backend unavailable: {reason}")
         import onnxruntime as ort
 
-        if threads is not None and (not isinstance(threads, int) or threads < 1):
-            raise ValueError(f"threads must be a positive integer, got {threads!r}")
+        threads = check_threads(threads)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or min(os.cpu_count() or 1, 8)
         options.inter_op_num_threads = 1
@@ -52,20 +104,91 @@ class CPUBackend(Backend):
         except Exception as exc:  # ORT raises its own untyped errors for unreadable graphs
             raise ModelError(f"ONNX Runtime cannot load {path}: {exc}") from exc
         self.state_shape = manifest.state_shape
+        self._check_interface(manifest, path)
         self.threads = options.intra_op_num_threads
+        self.chunk_rows = chunk_rows
+        # A run with this option frees every arena region not in use when it ends (see _release).
+        self._shrink = ort.RunOptions()
+        self._shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+
+    def _check_interface(self, manifest: Manifest, path: os.PathLike[str]) -> None:
+        """The graph's inputs and outputs against the contract and the manifest's dimensions, so a renamed
+        input or a wrong ``hidden``/``seq_len`` fails here rather than at the first solve."""
+        S, (L, D) = manifest.seq_len, self.state_shape
+        V = manifest.model.get("vocab_size")
+        want = {
+            "tokens": (S,),
+            "y": (L, D),
+            "z": (L, D),
+            "first": (),
+            "y_out": (L, D),
+            "z_out": (L, D),
+            "logits": (S, V),
+            "q_halt": (),
+        }
+        for kind, expected, args in (
+            ("inputs", STEP_INPUTS, self.session.get_inputs()),
+            ("outputs", STEP_OUTPUTS, self.session.get_outputs()),
+        ):
+            names = tuple(a.name for a in args)
+            if names != expected:
+                raise ModelError(
+                    f"{path} has {kind} {', '.join(names)}; the runtime needs {', '.join(expected)}: "
+                    "re-export the model with this trm-sdk"
+                )
+            for arg in args:
+                shape = list(arg.shape)[1:]  # the first axis is the batch
+                dims = want[arg.name]
+                if len(shape) != len(dims) or any(
+                    isinstance(a, int) and b is not None and a != b for a, b in zip(shape, dims, strict=True)
+                ):
+                    raise ModelError(
+                        f"{path}: {arg.name} has shape {list(arg.shape)} but the manifest describes "
+                        f"(batch{''.join(f', {d}' for d in dims)}); the manifest does not match its graph"
+                    )
 
     def start(self, tokens: np.ndarray) -> CPUState:
         B = len(tokens)
         y = np.zeros((B, *self.state_shape), np.float32)
-        return CPUState(np.ascontiguousarray(tokens, np.int64), y, y.copy(), np.ones(B, bool))
+        batch = _Batch(self._release) if B > RELEASE_ROWS else None
+        return CPUState(np.ascontiguousarray(tokens, np.int64), y, y.copy(), np.ones(B, bool), None, batch)
+
+    def _release(self) -> None:
+        """Give a finished batch's memory back: one tiny run that shrinks the arena, then the C heap."""
+        y = np.zeros((1, *self.state_shape), np.float32)
+        tokens = np.ones((1, self.session.get_inputs()[0].shape[1]), np.int64)
+        feeds = dict(zip(STEP_INPUTS, (tokens, y, y, np.ones(1, bool)), strict=True))
+        try:
+            self.session.run(list(STEP_OUTPUTS), feeds, self._shrink)
+        except Exception:  # releasing is best effort: the batch's results already stand
+            pass
+        if _TRIM is not None:
+            _TRIM(0)
+
+    def _run(self, feeds: dict[str, np.ndarray], options: Any = None) -> list[np.ndarray]:
+        try:
+            return self.session.run(list(STEP_OUTPUTS), feeds, options)
+        except Exception as exc:
+            rows = len(feeds["tokens"])
+            if isinstance(exc, MemoryError) or any(m in str(exc) for m in _OOM_MARKERS):
+                raise OutOfMemoryError(
+                    f"ONNX Runtime ran out of memory on {rows} rows of the step graph; free memory, use "
+                    "fewer threads, or pass a smaller batch_size"
+                ) from exc
+            raise ModelError(f"ONNX Runtime failed on the step graph: {exc}") from exc
 
     def step(self, state: CPUState) -> tuple[CPUState, np.ndarray]:
-        feeds = dict(zip(STEP_INPUTS, (state.tokens, state.y, state.z, state.first), strict=True))
-        try:
-            y, z, logits, q_halt = self.session.run(list(STEP_OUTPUTS), feeds)
-        except Exception as exc:
-            raise ModelError(f"ONNX Runtime failed on the step graph: {exc}") from exc
-        return CPUState(state.tokens, y, z, np.zeros(len(y), bool), logits), q_halt
+        B, size = len(state.tokens), self.chunk_rows
+        inputs = (state.tokens, state.y, state.z, state.first)
+        parts = [
+            self._run(dict(zip(STEP_INPUTS, (x[lo : lo + size] for x in inputs), strict=True)))
+            for lo in range(0, B, size)
+        ]
+        if len(parts) == 1:
+            y, z, logits, q_halt = parts[0]
+        else:
+            y, z, logits, q_halt = (np.concatenate(p) for p in zip(*parts, strict=True))
+        return CPUState(state.tokens, y, z, np.zeros(len(y), bool), logits, state.batch), q_halt
 
     def logits(self, state: CPUState, rows: np.ndarray) -> np.ndarray:
         assert state.logits is not None, "logits() before the first step"
@@ -78,4 +201,5 @@ class CPUBackend(Backend):
             state.z[rows],
             state.first[rows],
             None if state.logits is None else state.logits[rows],
+            state.batch,
         )

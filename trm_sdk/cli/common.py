@@ -13,6 +13,7 @@ import click
 
 from .. import backends
 from ..errors import TRMError
+from ..limits import MAX_VIEWS
 from ..solver import Solver
 from ..tasks import TASKS, Task
 
@@ -26,6 +27,8 @@ _SOLVER_KEYS = (
     "batch_size",
     "fallback",
     "time_limit",
+    "views",
+    "seed",
 )
 
 
@@ -42,6 +45,8 @@ class SolverOptions:
     batch_size: int
     fallback: str | None
     time_limit: float
+    views: int | None
+    seed: int
 
     def build(self) -> Solver:
         """The one Solver a command uses; the choices here become its per-call defaults."""
@@ -55,6 +60,8 @@ class SolverOptions:
             batch_size=self.batch_size,
             fallback=self.fallback,
             search_time_limit=self.time_limit,
+            views=self.views,
+            seed=self.seed,
         )
 
 
@@ -106,10 +113,36 @@ def solver_options(func: Callable[..., Any]) -> Callable[..., Any]:
             show_default=True,
             help="Seconds the exact search may spend on one puzzle (with --fallback search).",
         ),
+        click.option(
+            "--views",
+            type=click.IntRange(1, MAX_VIEWS),
+            default=None,
+            help="Most symmetric views of a puzzle to try until one verifies; 1 is a single pass "
+            "[default: the model's, from its manifest].",
+        ),
+        click.option(
+            "--seed",
+            type=click.IntRange(min=0),
+            default=0,
+            show_default=True,
+            help="Which views a puzzle gets.",
+        ),
     ]
     for option in reversed(options):
         wrapper = option(wrapper)
     return wrapper
+
+
+# Exit statuses, in click's tradition: 0 every puzzle solved, 1 some unsolved, 2 bad usage or input (a
+# message, never a traceback), 130 interrupted by Ctrl-C (after the finished results are written).
+EXIT_UNSOLVED = 1
+EXIT_INTERRUPTED = 130
+
+
+class InputError(click.ClickException):
+    """Bad input, a bad option value or an unusable model: the message, and exit status 2."""
+
+    exit_code = 2
 
 
 def errors_as_messages(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -117,15 +150,19 @@ def errors_as_messages(func: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except (TRMError, ValueError, OSError) as exc:
-            raise click.ClickException(str(exc)) from exc
+        except (TRMError, ValueError, OSError, MemoryError) as exc:
+            raise InputError(str(exc) or type(exc).__name__) from exc
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
 
     return wrapper
 
 
-def read_puzzles(source: str, task: Task) -> list[str]:
-    """A puzzle string, a file of puzzles (.csv, or text with one puzzle per line or one grid), or '-'."""
+def read_puzzles(source: str, task: Task) -> list[tuple[str, str]]:
+    """A puzzle string, a file of puzzles (.csv, or text with one puzzle per line or one grid), or '-':
+    each puzzle's text with where it came from ("file.txt, line 3"; "" for a puzzle given inline)."""
     try:
         return task.read_puzzles(source, sys.stdin.read() if source == "-" else None)
-    except FileNotFoundError as exc:
-        raise click.ClickException(str(exc)) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(str(exc)) from exc

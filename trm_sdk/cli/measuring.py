@@ -14,17 +14,22 @@ import numpy as np
 
 from .. import backends, manifest
 from ..bench import Sample, generated_sample, measure_backend
+from ..limits import MAX_VIEWS
 from ..rating import rate_solution
 from ..solution import Solution
 from ..solver import Solver
 from ..tasks import TASKS, Task, get_task
-from .common import SolverOptions, errors_as_messages, solver_options
+from ..views import waves
+from .common import InputError, SolverOptions, errors_as_messages, solver_options
 
 
 @click.command(name="eval")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @solver_options
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="First N puzzles of each file.")
+@click.option(
+    "--halting-only", is_flag=True, help="Skip the all-steps column (it costs as much again, views and all)."
+)
 @click.option("--write-manifest", is_flag=True, help="Record the results in the model's manifest.json.")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
@@ -33,11 +38,16 @@ def evaluate(
     files: tuple[str, ...],
     opts: SolverOptions,
     limit: int | None,
+    halting_only: bool,
     write_manifest: bool,
     as_json: bool,
     quiet: bool,
 ) -> None:
     """Exact accuracy on FILES of puzzle,answer pairs: with halting and with all steps.
+
+    With views (--views, or the model's default), also the accuracy each number of views reaches (the
+    waves' totals 1, 4, 16, 64, ...; a run with fewer views runs exactly the first of these) and the
+    views run per puzzle.
 
     With --fallback search, also the accuracy with the exact search behind the network and, where the
     task's search branches (Sudoku), the branch points it needs guided by the network against unguided.
@@ -47,8 +57,10 @@ def evaluate(
     for path in files:
         data = solver.task.load(path, limit=limit)
         if data.solutions is None:
-            raise click.ClickException(f"{path} has no solutions to score against")
-        row = _score(solver, data.puzzles, data.solutions, Path(path).stem, quiet)
+            raise InputError(f"{path} has no solutions to score against")
+        if not len(data.puzzles):
+            raise InputError(f"{path} holds no puzzles to score")
+        row = _score(solver, data.puzzles, data.solutions, Path(path).stem, quiet, halting_only)
         if solver.fallback:
             row.update(_score_search(solver, data.puzzles, data.solutions, Path(path).stem, quiet))
         rows[_set_name(Path(path))] = row
@@ -57,13 +69,15 @@ def evaluate(
     else:
         extra = f" {'+search':>8s} {'nodes guided/unguided':>22s}" if solver.fallback else ""
         click.echo(
-            f"{'set':45s} {'n':>5s} {'halting':>8s} {'steps':>6s} {'all steps':>9s} {'ms/puzzle':>9s} "
-            f"{'rating':>6s}" + extra
+            f"{'set':45s} {'n':>5s} {'halting':>8s} {'steps':>6s} {'views':>6s} {'all steps':>9s} "
+            f"{'ms/puzzle':>9s} {'rating':>6s}" + extra
         )
         for name, r in rows.items():
+            all_steps = f"{r['exact_all_steps']:9.1%}" if "exact_all_steps" in r else f"{'-':>9s}"
             line = (
                 f"{name:45s} {r['puzzles']:5d} {r['exact_halting']:8.1%} {r['mean_steps']:6.2f} "
-                f"{r['exact_all_steps']:9.1%} {r['ms_per_puzzle_halting']:9.1f} {r['mean_rating']:6.2f}"
+                f"{r['mean_views']:6.2f} {all_steps} {r['ms_per_puzzle_halting']:9.1f} "
+                f"{r['mean_rating']:6.2f}"
             )
             if solver.fallback:
                 gain = r.get("search_gain")
@@ -94,10 +108,12 @@ def _solve_all(solver: Solver, puzzles: np.ndarray, bar: Any, **choices: Any) ->
 
 
 def _score(
-    solver: Solver, puzzles: np.ndarray, solutions: np.ndarray, label: str, quiet: bool
+    solver: Solver, puzzles: np.ndarray, solutions: np.ndarray, label: str, quiet: bool, halting_only: bool
 ) -> dict[str, Any]:
     out: dict[str, Any] = {"puzzles": len(puzzles)}
     for key, choices in _MODES.items():
+        if halting_only and key != "halting":
+            continue
         start = time.perf_counter()
         with click.progressbar(
             length=len(puzzles), label=f"{label} ({key})", file=sys.stderr, hidden=quiet
@@ -109,6 +125,14 @@ def _score(
         out[f"ms_per_puzzle_{key}"] = round(1000 * elapsed / max(len(puzzles), 1), 2)
         if key == "halting":
             out["mean_steps"] = round(float(np.mean([r.steps for r in results])), 2)
+            out["views"] = solver.views
+            out["mean_views"] = round(float(np.mean([r.views for r in results])), 2)
+            out["exact_by_views"] = {
+                str(n): round(
+                    float(np.mean([e and r.views <= n for e, r in zip(exact, results, strict=True)])), 4
+                )
+                for n in np.cumsum(waves(min(solver.views, solver.task.max_views))).tolist()
+            }
             scores = [rate_solution(r, solver.max_steps).score for r in results]
             out["mean_rating"] = round(float(np.mean(scores)), 4)
     return out
@@ -185,10 +209,11 @@ def _bench_table(report: dict[str, Any]) -> str:
             lines.append(f"{name:9s} {measure:34s} {cells[0]:>16s} {cells[1]:>16s}")
 
         modes = ("halting", "all_steps")
+        lines.append(f"{name:9s} (up to {b['views']} views a puzzle, the model's default)")
         for sample, lat in b["latency"].items():
             add(
-                f"batch-1 latency {sample} p50/p95 ms",
-                [f"{lat[k]['p50_ms']:.1f} / {lat[k]['p95_ms']:.1f}" for k in modes],
+                f"batch-1 latency {sample} mean/p95 ms",
+                [f"{lat[k]['mean_ms']:.1f} / {lat[k]['p95_ms']:.1f}" for k in modes],
             )
         for size, row in b["throughput"].items():
             add(f"throughput batch {size} puzzles/s", [f"{row[k]['puzzles_per_s']:.1f}" for k in modes])
@@ -196,6 +221,9 @@ def _bench_table(report: dict[str, Any]) -> str:
                 "  solved (mean steps)",
                 [f"{row[k]['solved']:.1%} ({row[k]['mean_steps']:.2f})" for k in modes],
             )
+        for sample, table in b.get("views_table", {}).items():
+            cells = ", ".join(f"{n}: {v['solved']:.0%} {v['ms_per_puzzle']:.0f} ms" for n, v in table.items())
+            lines.append(f"{name:9s} views -> solved, ms/puzzle ({sample}) {cells}")
     return "\n".join(lines)
 
 
@@ -228,6 +256,20 @@ def _bench_table(report: dict[str, Any]) -> str:
 )
 @click.option("--latency-runs", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option(
+    "--views-table",
+    type=click.IntRange(0, MAX_VIEWS),
+    default=64,
+    show_default=True,
+    help="Also measure accuracy and time against views 1, 4, 16, ... up to this many (0: skip).",
+)
+@click.option(
+    "--views-puzzles",
+    type=click.IntRange(min=1),
+    default=64,
+    show_default=True,
+    help="Puzzles of each sample in the views table.",
+)
+@click.option(
     "--batch-sizes", default="64,1024", show_default=True, help="Throughput batch sizes, comma-separated."
 )
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads.")
@@ -243,6 +285,8 @@ def bench(
     hard: str | None,
     count: int,
     latency_runs: int,
+    views_table: int,
+    views_puzzles: int,
     batch_sizes: str,
     threads: int | None,
     seed: int,
@@ -264,7 +308,11 @@ def bench(
         _bench_sample(chosen, "easy", easy, count, seed, quiet),
         _bench_sample(chosen, "hard", hard, count, seed + 1, quiet),
     ]
-    total = sum(4 * latency_runs + 2 * sum(sizes) for n in names if backends.availability(n) is None)
+    per_backend = 4 * latency_runs + 2 * sum(sizes)
+    if views_table:
+        counts = np.cumsum(waves(min(views_table, chosen.max_views)))
+        per_backend += len(counts) * 2 * min(views_puzzles, count)
+    total = sum(per_backend for n in names if backends.availability(n) is None)
     report: dict[str, Any] = {
         "samples": {
             s.name: {"source": src, "puzzles": len(s.puzzles)}
@@ -276,7 +324,15 @@ def bench(
         for name in names:
             report["backends"].append(
                 measure_backend(
-                    name, samples, sizes, latency_runs, bar.update, task=task, model=model, threads=threads
+                    name,
+                    samples,
+                    sizes,
+                    latency_runs,
+                    bar.update,
+                    views=(views_table, views_puzzles),
+                    task=task,
+                    model=model,
+                    threads=threads,
                 )
             )
     if as_json:

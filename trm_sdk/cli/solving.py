@@ -16,7 +16,15 @@ from .. import __version__, backends
 from ..errors import TRMError
 from ..rating import rate_solution
 from ..tasks import TASKS, get_task
-from .common import SolverOptions, errors_as_messages, read_puzzles, solver_options
+from .common import (
+    EXIT_INTERRUPTED,
+    EXIT_UNSOLVED,
+    InputError,
+    SolverOptions,
+    errors_as_messages,
+    read_puzzles,
+    solver_options,
+)
 
 
 @click.command()
@@ -26,40 +34,77 @@ from .common import SolverOptions, errors_as_messages, read_puzzles, solver_opti
 @click.option("--hint", is_flag=True, help="Instead of solving, name the next cell to reveal.")
 @click.option("--rate", is_flag=True, help="Also rate each puzzle's difficulty as the network sees it.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.option(
+    "--skip-bad", is_flag=True, help="Report bad puzzles by file and line and solve the rest (default: stop)."
+)
 @errors_as_messages
 def solve(
-    puzzles: tuple[str, ...], opts: SolverOptions, as_json: bool, hint: bool, rate: bool, quiet: bool
+    puzzles: tuple[str, ...],
+    opts: SolverOptions,
+    as_json: bool,
+    hint: bool,
+    rate: bool,
+    quiet: bool,
+    skip_bad: bool,
 ) -> None:
     """Solve PUZZLES: 81-character strings, files of puzzles (.txt, .csv), or - for standard input.
 
-    Exits with status 1 if any answer fails verification.
+    Exit status: 0 every puzzle solved, 1 some unsolved (or skipped with --skip-bad), 2 bad usage or input,
+    130 interrupted (the puzzles finished by then are written first).
     """
     if hint and rate:
         raise click.UsageError("--hint replaces solving, so it cannot be combined with --rate")
     checker = get_task(opts.task)
-    items = [p for source in puzzles for p in read_puzzles(source, checker)]
-    for i, item in enumerate(items):  # refuse bad input before paying for a model load
+    located = [item for source in puzzles for item in read_puzzles(source, checker)]
+    items: list[str] = []
+    skipped: dict[int, str] = {}  # position among all puzzles -> why it was skipped
+    for i, (item, where) in enumerate(located):  # refuse bad input before paying for a model load
         try:
             checker.parse(item)
         except TRMError as exc:
-            raise click.ClickException(f"puzzle #{i + 1}: {exc}" if len(items) > 1 else str(exc)) from exc
+            label = where or (f"puzzle #{i + 1}" if len(located) > 1 else "")
+            message = f"{label}: {exc}" if label else str(exc)
+            if not skip_bad:
+                rest = "; --skip-bad solves the rest" if len(located) > 1 else ""
+                raise InputError(message + rest) from exc
+            skipped[i] = message
+            click.echo(f"skipped {message}", err=True)
+            continue
+        items.append(item)
+    if not items:
+        what = "every puzzle was bad" if skipped else "no puzzles found"
+        raise InputError(f"{what} in {', '.join(puzzles)}")
     solver = opts.build()
     if hint:
         for item in items:
             h = solver.hint(item)
             click.echo(json.dumps(asdict(h)) if as_json else str(h))
-        return
+        sys.exit(EXIT_UNSOLVED if skipped else 0)
     batch_size = opts.batch_size
     start = time.perf_counter()
-    results = []
+    results: list[Any] = []
+    interrupted = False
     show_bar = not quiet and not as_json and len(items) > batch_size
-    with click.progressbar(length=len(items), label="solving", file=sys.stderr, hidden=not show_bar) as bar:
-        for i in range(0, len(items), batch_size):
-            chunk = solver.solve_batch(items[i : i + batch_size])
-            results.extend(chunk)
-            bar.update(len(chunk))
+    try:
+        with click.progressbar(
+            length=len(items), label="solving", file=sys.stderr, hidden=not show_bar
+        ) as bar:
+            for i in range(0, len(items), batch_size):
+                chunk = solver.solve_batch(items[i : i + batch_size])
+                results.extend(chunk)
+                bar.update(len(chunk))
+    except KeyboardInterrupt:  # write what is finished, then exit 130
+        interrupted = True
     elapsed = time.perf_counter() - start
-    for r in results:
+    solved = iter(results)
+    for i in range(len(located)):
+        if i in skipped:
+            if as_json:
+                click.echo(json.dumps({"error": skipped[i], "solved": False}))
+            continue
+        r = next(solved, None)
+        if r is None:
+            break
         rating = rate_solution(r, solver.max_steps) if rate else None
         if as_json:
             row: dict[str, Any] = {
@@ -69,6 +114,7 @@ def solve(
                 "method": r.method,
                 "steps": r.steps,
                 "confidence": round(r.confidence, 4),
+                "views": r.views,
                 "backend": r.backend,
             }
             if rating is not None:
@@ -78,15 +124,16 @@ def solve(
             click.echo(json.dumps(row))
         else:
             click.echo(str(r) + (f"\n{rating}" if rating is not None else "") + "\n")
-    if not as_json:
-        n_ok = sum(r.solved for r in results)
-        click.echo(
-            f"{n_ok}/{len(results)} solved, {1000 * elapsed / len(results):.1f} ms per puzzle "
-            f"on {solver.backend}",
-            err=True,
-        )
-    if not all(r.solved for r in results):
-        sys.exit(1)
+    n_ok = sum(r.solved for r in results)
+    if not as_json or interrupted or skipped:
+        per = f", {1000 * elapsed / len(results):.1f} ms per puzzle" if results else ""
+        note = f", {len(skipped)} skipped" if skipped else ""
+        stop = f"; interrupted after {len(results)} of {len(items)}" if interrupted else ""
+        click.echo(f"{n_ok}/{len(located)} solved{note}{per} on {solver.backend}{stop}", err=True)
+    if interrupted:
+        sys.exit(EXIT_INTERRUPTED)
+    if skipped or n_ok < len(results):
+        sys.exit(EXIT_UNSOLVED)
 
 
 @click.command()

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import TRMError
 from ..solution import Hint, Solution
+from ..views import Views
 
 Pair = tuple[np.ndarray, np.ndarray]  # (puzzles, answers) in the task's canonical arrays
 Progress = Callable[[int], None]  # called with the number of puzzles just finished
@@ -26,6 +27,15 @@ Progress = Callable[[int], None]  # called with the number of puzzles just finis
 
 def _no_progress(n: int) -> None:
     pass
+
+
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, but False for what cannot be a file name at all (too long, NUL, surrogates):
+    such an argument is a puzzle given inline."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 class PuzzleFile(Protocol):
@@ -57,6 +67,7 @@ class Task(ABC):
     bench_levels: tuple[str, str]  # (easy, hard) generated samples that ``trm bench`` times by default
     export_levels: tuple[str, ...]  # generated levels the export's parity check runs on by default
     routes: bool = False  # answers come with a route (``Solution.path``), which ``trm solve --json`` prints
+    max_views: int = 1  # distinct views the task's symmetries give, the puzzle as given included
 
     # -- the runtime ----------------------------------------------------------------------------------------
 
@@ -105,6 +116,10 @@ class Task(ABC):
     def hint(self, parsed: np.ndarray, logits: np.ndarray, answer: np.ndarray | None) -> Hint:
         """The next cell to reveal; ``answer`` is a verified full answer when there is one."""
         raise TRMError(f"task {self.name!r} does not give hints")
+
+    def draw_views(self, rng: np.random.Generator, n: int) -> Views:
+        """``n`` distinct views other than the puzzle as given (see :mod:`trm_sdk.views`)."""
+        raise TRMError(f"task {self.name!r} has no views")
 
     @property
     def answer_tokens(self) -> slice:
@@ -156,18 +171,37 @@ class Task(ABC):
         forgetting instead of counting it as progress. ``name`` is ``folder/stem`` as ``trm eval`` writes."""
         return False
 
-    def read_puzzles(self, source: str, stdin_text: str | None = None) -> list[str]:
-        """A puzzle given inline, a file of puzzles (CSV or text), or '-' (``stdin_text``)."""
+    def read_puzzles(self, source: str, stdin_text: str | None = None) -> list[tuple[str, str]]:
+        """A puzzle given inline, a file of puzzles (CSV or text), or '-' (``stdin_text``): each puzzle's
+        text with where it came from ("file.txt, line 3"), unchecked, so errors can name the line."""
         if source == "-":
-            return self.split_text(stdin_text or "")
+            return self._numbered(stdin_text or "", "standard input")
         path = Path(source)
-        if len(source) < 256 and "\n" not in source and path.is_file():
+        if "\n" not in source and _is_file(path):
             if path.suffix.lower() == ".csv":
-                return [self.to_string(p) for p in self.load(path).puzzles]
-            return self.split_text(path.read_text(encoding="utf-8"))
+                return [(text, f"{source}, line {line}") for text, line in self.file_rows(path)]
+            return self._numbered(path.read_text(encoding="utf-8-sig"), source)  # -sig: a BOM is no cell
         if source.endswith((".txt", ".csv")):
             raise FileNotFoundError(f"no such puzzle file: {source}")
-        return [source]
+        return [(source, "")]
+
+    def file_rows(self, path: str | os.PathLike[str]) -> list[tuple[str, int]]:
+        """A CSV file's puzzles as (text, line), unchecked, so one bad row can be reported and skipped."""
+        data = self.load(path)
+        return [(self.to_string(p), i + 2) for i, p in enumerate(data.puzzles)]
+
+    def _numbered(self, text: str, name: str) -> list[tuple[str, str]]:
+        """:meth:`split_text`'s puzzles, each with the line it starts on."""
+        lines = text.splitlines()
+        out, cursor = [], 0
+        for part in self.split_text(text):
+            first = next((ln for ln in part.splitlines() if ln.strip()), "")
+            starts = (i for i in range(cursor, len(lines)) if first and lines[i].strip() == first.strip())
+            at = next(starts, None)
+            if at is not None:
+                cursor = at + 1
+            out.append((part, f"{name}, line {cursor if at is not None else 1}"))
+        return out
 
     # -- generation ----------------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["N_MAPS", "dihedral", "inverse", "map_point", "random_augment"]
+__all__ = ["N_MAPS", "dihedral", "inverse", "map_point", "random_augment", "random_views"]
 
 N_MAPS = 8
 
@@ -59,3 +59,12 @@ def random_augment(
         if sel.any():
             out_p[sel], out_s[sel] = dihedral(p[sel], k), dihedral(s[sel], k)
     return out_p, out_s
+
+
+def random_views(rng: np.random.Generator, n: int, size: int = 30) -> np.ndarray:
+    """Up to 7 distinct maps other than the identity, in random order, as cell maps for verified views:
+    (n, size * size), where view cell i shows original cell ``cells[k, i]``."""
+    if not 0 <= n < N_MAPS:
+        raise ValueError(f"a maze has {N_MAPS - 1} views besides itself, not {n}")
+    index = np.arange(size * size).reshape(size, size)
+    return np.stack([dihedral(index, int(k)).ravel() for k in rng.permutation(np.arange(1, N_MAPS))[:n]])

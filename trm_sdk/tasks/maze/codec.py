@@ -89,7 +89,7 @@ def _from_lines(lines: list[str], allow_path: bool) -> np.ndarray:
     if not 1 <= w <= SIZE:
         raise InvalidPuzzleError(f"a maze has 1 to {SIZE} columns, got {w}")
     text = "".join(lines)
-    raw = text.encode("utf-32-le")
+    raw = text.encode("utf-32-le", "surrogatepass")  # a lone surrogate is reported as a bad character
     codes = np.frombuffer(raw, dtype="<u4")
     ok = codes < 256
     cells = np.where(ok, _LUT[np.minimum(codes, 255)], -1)
@@ -120,12 +120,21 @@ def split_text(text: str) -> list[str]:
         lines.pop(0)
     if lines and all(len(ln) == CELLS for ln in lines):
         return lines
-    return ["\n".join(lines)]
+    return ["\n".join(lines)] if lines else []
 
 
 def _from_array(arr: np.ndarray, allow_path: bool) -> np.ndarray:
     if arr.dtype.kind in "US":
-        return _from_sequence([str(v) for v in arr.reshape(-1).tolist()], allow_path)
+        if arr.ndim == 2:  # a grid of characters (a list of character lists): one row string per row
+            cells = arr.astype(str)
+            if any(len(v) != 1 for v in cells.reshape(-1).tolist()):
+                raise InvalidPuzzleError(f"a maze grid of strings must hold one character per cell; {_HOW}")
+            return _from_lines(["".join(row) for row in cells.tolist()], allow_path)
+        if arr.ndim != 1:
+            raise InvalidPuzzleError(
+                f"a maze array of strings must be 1-D (rows) or 2-D (cells), got {arr.shape}"
+            )
+        return _from_sequence([str(v) for v in arr.tolist()], allow_path)
     if arr.dtype.kind not in "iu":
         raise InvalidPuzzleError(
             f"a maze array must hold integer cell codes (1 '#', 2 ' ', 3 'S', 4 'G') or strings, "

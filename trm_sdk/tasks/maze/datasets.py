@@ -148,6 +148,24 @@ def load(path: str | os.PathLike[str], limit: int | None = None) -> MazeSet:
     return MazeSet(p.stem, puzzles, solutions, length_arr, p)
 
 
+def question_rows(path: str | os.PathLike[str]) -> list[tuple[str, int]]:
+    """A CSV file's question column as (text, line), unchecked, so one bad row can be reported and skipped."""
+    p = Path(path)
+    raw = p.read_text(encoding="utf-8-sig").replace("\r\n", "\n").split("\n")
+    rows = [(i + 1, line) for i, line in enumerate(raw) if line]
+    if not rows:
+        return []
+    header = [h.strip().lower() for h in rows[0][1].split(",")]
+    q_col = next((i for i, h in enumerate(header) if h in _QUESTION_COLUMNS), None)
+    if q_col is None:
+        raise _fail(p, rows[0][0], f"unrecognised header {rows[0][1]!r}; expected a 'question' column")
+    out = []
+    for number, line in rows[1:]:
+        fields = line.split(",")
+        out.append((fields[q_col] if q_col < len(fields) else "", number))
+    return out
+
+
 def maze_hard(split: str, root: str | os.PathLike[str] | None = None, limit: int | None = None) -> MazeSet:
     """Maze-Hard's ``train`` or ``test`` split from the data root (default: :func:`default_data_dir`)."""
     if split not in ("train", "test"):

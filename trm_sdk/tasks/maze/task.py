@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ...solution import Solution
+from ...views import Views
 from ..base import Pair, SearchOutcome, Task
 from . import augment, codec, datasets, generate, training
 
@@ -25,6 +26,7 @@ class MazeTask(Task):
     bench_levels = ("easy", "hard")
     export_levels = ("easy", "medium", "hard")
     routes = True
+    max_views = augment.N_MAPS  # the eight symmetries of the square
 
     def parse(self, puzzle: Any) -> np.ndarray:
         return codec.parse(puzzle)
@@ -63,6 +65,10 @@ class MazeTask(Task):
             return SearchOutcome(None, "no_solution", 0)
         return SearchOutcome(codec.to_rows(codec.mark_path(parsed, path)), "solved", 0)
 
+    def draw_views(self, rng: np.random.Generator, n: int) -> Views:
+        cells = augment.random_views(rng, n, codec.SIZE)
+        return Views(cells, np.tile(np.arange(codec.VOCAB_SIZE), (n, 1)))
+
     @property
     def answer_tokens(self) -> slice:
         return slice(codec.WALL, codec.VOCAB_SIZE)  # every character; pad never answers
@@ -97,6 +103,9 @@ class MazeTask(Task):
 
     def load(self, path: str | os.PathLike[str], limit: int | None = None) -> datasets.MazeSet:
         return datasets.load(path, limit=limit)
+
+    def file_rows(self, path: str | os.PathLike[str]) -> list[tuple[str, int]]:
+        return datasets.question_rows(path)
 
     def is_eval_only(self, path: str | os.PathLike[str]) -> bool:
         return datasets.is_eval_only(path)

@@ -18,6 +18,8 @@ from ...solution import Hint
 from ..base import SearchOutcome
 from . import codec, search
 
+_UNIQUENESS_SECONDS = 5.0  # a hint's proof that the puzzle has one solution; milliseconds as a rule
+
 
 def candidates(puzzle: np.ndarray) -> np.ndarray:
     """(9, 9, 9) bool: digit d + 1 clashes with no given in the row, column or box of each cell."""
@@ -42,9 +44,14 @@ def hint(puzzle: np.ndarray, logits: np.ndarray, answer: np.ndarray | None) -> H
     p = probs.reshape(9, 9, 9)
     if answer is not None:
         a = np.asarray(answer).reshape(9, 9)
+        # A verified answer proves the digit only if it is the puzzle's one solution: with several, the
+        # hint comes from a cell where the solutions found agree, and is not called verified.
+        found = search.solve(g, limit=2, deadline=time.monotonic() + _UNIQUENESS_SECONDS)
         surety = np.where(empty, np.take_along_axis(p, a[..., None].astype(np.int64) - 1, -1)[..., 0], -1.0)
+        agree = np.logical_and.reduce([s == a for s in found.solutions]) if found.solutions else empty
+        surety = np.where(agree, surety, -1.0) if (empty & agree).any() else surety
         r, c = np.unravel_index(int(np.argmax(surety)), (9, 9))
-        return Hint(int(r), int(c), int(a[r, c]), float(surety[r, c]), verified=True)
+        return Hint(int(r), int(c), int(a[r, c]), float(surety[r, c]), verified=found.unique)
     allowed = candidates(g) & empty[..., None]
     if not allowed.any():
         raise InvalidPuzzleError("no digit fits any empty cell: the puzzle has no solution")

@@ -19,6 +19,7 @@ __all__ = [
     "permute_rows_in_band",
     "permute_stacks",
     "random_augment",
+    "random_views",
     "rotate",
     "transpose",
 ]
@@ -122,3 +123,28 @@ def random_augment(
     out_p = lut[batch, p[batch, r_idx, c_idx]].astype(p.dtype)
     out_s = lut[batch, s[batch, r_idx, c_idx]].astype(s.dtype)
     return out_p, out_s
+
+
+def random_views(rng: np.random.Generator, n: int, digit_offset: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` distinct random symmetries, none the identity, as token-space maps for verified views:
+    (cells (n, 81), tokens (n, 11)). View cell i shows original cell ``cells[k, i]``; original token t
+    shows as ``tokens[k, t]``, which relabels the digit tokens and keeps pad and blank.
+
+    The group has 9! x 2 x 6^8 elements, so repeats are rare; they are drawn again.
+    """
+    cells: list[np.ndarray] = []
+    tokens: list[np.ndarray] = []
+    seen = {np.arange(81).tobytes() + np.arange(11).tobytes()}
+    while len(cells) < n:
+        rows, cols = _random_lines(rng, 1)[0], _random_lines(rng, 1)[0]
+        grid = rows[:, None] * 9 + cols[None, :]  # view (i, j) shows original (rows[i], cols[j])
+        if rng.random() < 0.5:
+            grid = rows[None, :] * 9 + cols[:, None]  # transposed: (i, j) shows (rows[j], cols[i])
+        lut = np.arange(11)
+        lut[1 + digit_offset : 10 + digit_offset] = rng.permutation(9) + 1 + digit_offset
+        key = grid.tobytes() + lut.tobytes()
+        if key not in seen:
+            seen.add(key)
+            cells.append(grid.ravel())
+            tokens.append(lut)
+    return np.array(cells, np.int64).reshape(n, 81), np.array(tokens, np.int64).reshape(n, 11)

@@ -72,7 +72,8 @@ def _parse_string(text: str) -> np.ndarray:
             f"a Sudoku string needs {CELLS} cells, found {len(cleaned)} characters{hint}; "
             "use 1-9 for givens and '.' or '0' for blanks"
         )
-    codes = np.frombuffer(cleaned.encode("utf-32-le"), dtype="<u4")
+    # "surrogatepass": a lone surrogate (json.loads makes them from web input) is a bad character, not a crash
+    codes = np.frombuffer(cleaned.encode("utf-32-le", "surrogatepass"), dtype="<u4")
     bad = np.flatnonzero(~(((codes >= ord("0")) & (codes <= ord("9"))) | (codes == ord("."))))
     if bad.size:
         i = int(bad[0])

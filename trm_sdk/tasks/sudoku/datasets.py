@@ -208,7 +208,9 @@ def _csv_rows(text: str) -> tuple[list[list[str]], list[int]]:
     return split, list(range(1, len(split) + 1))
 
 
-def _read_csv(path: Path, text: str, limit: int | None) -> tuple[list[str], list[str] | None, list[int]]:
+def _read_csv(
+    path: Path, text: str, limit: int | None, strict: bool = True
+) -> tuple[list[str], list[str] | None, list[int]]:
     rows, numbers = _csv_rows(text)
     if not rows:
         return [], None, []
@@ -237,7 +239,9 @@ def _read_csv(path: Path, text: str, limit: int | None) -> tuple[list[str], list
         if limit is not None and len(puzzles) >= limit:
             break
         if len(row) != width:
-            raise _fail(path, number, f"expected {width} comma-separated fields, found {len(row)}")
+            if strict:
+                raise _fail(path, number, f"expected {width} comma-separated fields, found {len(row)}")
+            row = row + [""] * (width - len(row))  # the puzzle column then fails to parse, naming the line
         puzzles.append(row[p_col].strip())
         if s_col is not None:
             solutions.append(row[s_col].strip())
@@ -268,6 +272,14 @@ def load(path: str | os.PathLike[str], limit: int | None = None) -> PuzzleSet:
     solutions = None if sol_texts is None else _to_grids(sol_texts, lines, p, "solution", blanks=False)
     _check(puzzles, solutions, lines, p)
     return PuzzleSet(name=p.stem, puzzles=puzzles, solutions=solutions, path=p)
+
+
+def puzzle_rows(path: str | os.PathLike[str]) -> list[tuple[str, int]]:
+    """A CSV file's puzzle column as (text, line), unchecked: ``trm solve --skip-bad`` checks each row
+    alone, so one bad row is reported by its line and skipped instead of stopping the whole file."""
+    p = Path(path)
+    puzzles, _, lines = _read_csv(p, p.read_text(encoding="utf-8-sig"), None, strict=False)
+    return list(zip(puzzles, lines, strict=True))
 
 
 def load_many(paths: Iterable[str | os.PathLike[str]], limit: int | None = None) -> list[PuzzleSet]:

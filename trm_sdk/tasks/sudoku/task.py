@@ -8,11 +8,15 @@ from typing import Any
 
 import numpy as np
 
+from ...limits import MAX_VIEWS
 from ...solution import Hint
+from ...views import Views
 from ..base import Pair, Progress, SearchOutcome, Task, _no_progress
 from . import assist, augment, codec, datasets, generate, training
 
 # Evaluation sets that every useful model solves nearly always (Kaggle's, Norvig's easy50, 10-40 blanks).
+_GRID_LINES = 13  # a pasted grid: 9 rows, 2 box rules, a frame line above and below
+
 _EASY_SETS = re.compile(r"kaggle|easy50|blanks(10|20|30|40)\b")
 
 
@@ -23,6 +27,7 @@ class SudokuTask(Task):
     levels = tuple(generate.LEVELS)
     bench_levels = ("easy", "minimal")
     export_levels = ("easy", "medium", "hard", "minimal")
+    max_views = MAX_VIEWS  # the symmetry group has 9! x 2 x 6^8 elements: views never run out
 
     def parse(self, puzzle: Any) -> np.ndarray:
         return codec.parse(puzzle)
@@ -51,6 +56,10 @@ class SudokuTask(Task):
     def hint(self, parsed: np.ndarray, logits: np.ndarray, answer: np.ndarray | None) -> Hint:
         return assist.hint(parsed, logits, answer)
 
+    def draw_views(self, rng: np.random.Generator, n: int) -> Views:
+        cells, tokens = augment.random_views(rng, n, codec.DIGIT_OFFSET)
+        return Views(cells, tokens)
+
     @property
     def answer_tokens(self) -> slice:
         first = 1 + codec.DIGIT_OFFSET  # digit 1
@@ -67,14 +76,22 @@ class SudokuTask(Task):
 
     def split_text(self, text: str) -> list[str]:
         # Many one-line puzzles, or one puzzle pasted as a grid over several lines ('#' starts a comment).
+        # A grid pasted over several lines has short lines and few of them; a file with a line as long as a
+        # puzzle, or with more lines than a grid has, holds one puzzle per line (a short one is reported).
         lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-        return lines if lines and all(len(ln) >= codec.CELLS for ln in lines) else [text]
+        if not lines:
+            return []
+        one_per_line = len(lines) > _GRID_LINES or any(len(ln) >= codec.CELLS for ln in lines)
+        return lines if one_per_line else [text]
 
     def to_string(self, grid: Any) -> str:
         return codec.to_string(grid)
 
     def load(self, path: str | os.PathLike[str], limit: int | None = None) -> datasets.PuzzleSet:
         return datasets.load(path, limit=limit)
+
+    def file_rows(self, path: str | os.PathLike[str]) -> list[tuple[str, int]]:
+        return datasets.puzzle_rows(path)
 
     def is_eval_only(self, path: str | os.PathLike[str]) -> bool:
         return datasets.is_eval_only(path)

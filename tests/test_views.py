@@ -1,0 +1,190 @@
+"""Verified views: symmetries that map back exactly, reproducible draws, waves that stop at a verified
+view, and a single view that is exactly the single pass."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from trm_sdk import ModelError, Solver, recursion, views
+from trm_sdk.tasks import get_task
+
+SUDOKU = get_task("sudoku")
+MAZE = get_task("maze")
+CLASSIC = "53..7....6..195....98....6.8...6...34..8.3..17...2...6.6....28....419..5....8..79"
+
+
+def _one_hot(tokens: np.ndarray, vocab: int) -> np.ndarray:
+    return np.eye(vocab, dtype=np.float32)[tokens]
+
+
+def _pairs(task, n: int, level: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    pairs = [task.generate(rng, level) for _ in range(n)]
+    return np.stack([p for p, _ in pairs]), np.stack([a for _, a in pairs])
+
+
+@pytest.mark.parametrize("task,level", [(SUDOKU, "minimal"), (MAZE, "medium")])
+@pytest.mark.parametrize("seed", range(5))
+def test_a_view_maps_back_exactly_and_keeps_solutions_valid(task, level: str, seed: int) -> None:
+    puzzles, answers = _pairs(task, 3, level, seed)
+    n = min(6, task.max_views - 1)
+    drawn = task.draw_views(np.random.default_rng(seed), n)
+    for k in range(n):
+        v = drawn[np.full(3, k)]
+        seen_p = views.apply(task.encode(puzzles), v)
+        seen_a = views.apply(task.encode(answers), v)
+        # The viewed answer solves the viewed puzzle: a view keeps validity ...
+        decoded_a = task.decode(_one_hot(seen_a, task.vocab_size))
+        if task is SUDOKU:  # tokens: blank 1, digit d is d + 1
+            viewed = np.where(seen_p == 1, 0, seen_p - 1).reshape(-1, 9, 9).astype(np.int8)
+            assert (viewed != 0).sum() == (puzzles != 0).sum()
+            assert task.verify(decoded_a, viewed).all()
+        else:  # maze tokens are the cell codes (padding shows as wall)
+            assert task.verify(decoded_a, seen_p.reshape(-1, 30, 30).astype(np.int8)).all()
+        # ... and undoing it on the network's beliefs about the view gives back the original answer.
+        back = views.undo_logits(_one_hot(seen_a, task.vocab_size), v)
+        assert np.array_equal(back, _one_hot(task.encode(answers), task.vocab_size))
+        assert task.verify(task.decode(back), puzzles).all()
+
+
+def test_views_are_distinct_and_never_the_puzzle_as_given() -> None:
+    drawn = SUDOKU.draw_views(np.random.default_rng(0), 200)
+    keys = {c.tobytes() + t.tobytes() for c, t in zip(drawn.cells, drawn.tokens, strict=True)}
+    assert len(keys) == 200
+    ident = views.identity(81, 11)
+    assert ident.cells[0].tobytes() + ident.tokens[0].tobytes() not in keys
+    assert (drawn.tokens[:, :2] == [0, 1]).all()  # pad and blank stay what they are
+    mazes = MAZE.draw_views(np.random.default_rng(0), 7)
+    assert len({c.tobytes() for c in mazes.cells}) == 7 and not (mazes.cells == np.arange(900)).all(1).any()
+    with pytest.raises(ValueError):
+        MAZE.draw_views(np.random.default_rng(0), 8)
+
+
+def test_the_same_seed_and_puzzle_give_the_same_views() -> None:
+    tokens = SUDOKU.encode(SUDOKU.parse(CLASSIC)[None])[0]
+    a = SUDOKU.draw_views(views.puzzle_rng(3, tokens), 10)
+    b = SUDOKU.draw_views(views.puzzle_rng(3, tokens), 10)
+    c = SUDOKU.draw_views(views.puzzle_rng(4, tokens), 10)
+    assert np.array_equal(a.cells, b.cells) and np.array_equal(a.tokens, b.tokens)
+    assert not np.array_equal(a.tokens, c.tokens)
+
+
+def test_waves_grow_fourfold() -> None:
+    assert views.waves(1) == [1]
+    assert views.waves(64) == [1, 3, 12, 48]
+    assert views.waves(20) == [1, 3, 12, 4]
+    assert np.cumsum(views.waves(256)).tolist() == [1, 4, 16, 64, 256]
+
+
+class _Scripted:
+    """A network that 'solves' puzzle b only in view number solve_at[b] (0-based), with a halting logit
+    that names the view, and that records each batch it runs."""
+
+    def __init__(self, solve_at: list[int | None]) -> None:
+        self.solve_at = solve_at
+        self.batches: list[np.ndarray] = []
+        self.view_of: dict[bytes, int] = {}
+
+    def recurse(self, tokens: np.ndarray):
+        self.batches.append(tokens.copy())
+        n = len(tokens)
+        logits = _one_hot(tokens, 11)
+        q = np.arange(n, dtype=np.float32)
+        return logits, q, np.full(n, 3)
+
+    def draw(self, rng: np.random.Generator, n: int) -> views.Views:
+        return SUDOKU.draw_views(rng, n)
+
+
+def test_waves_stop_at_the_first_verified_view_and_never_run_a_verified_puzzle_again() -> None:
+    tokens = SUDOKU.encode(_pairs(SUDOKU, 3, "easy", 1)[0])
+    solve_at = [0, 2, None]  # puzzle 0 as given, puzzle 1 in its third view, puzzle 2 never
+    net = _Scripted(solve_at)
+    ran: list[np.ndarray] = []
+
+    def verify(logits: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        ran.append(rows.copy())
+        # Which view each row is: count rows of the same puzzle seen before.
+        out = np.zeros(len(rows), bool)
+        counts: dict[int, int] = {}
+        for i, b in enumerate(rows):
+            k = sum(int((r == b).sum()) for r in ran[:-1]) + counts.get(int(b), 0)
+            counts[int(b)] = counts.get(int(b), 0) + 1
+            out[i] = solve_at[b] == k
+        return out
+
+    run = views.run_views(tokens, 16, 0, net.recurse, verify, net.draw)
+    assert [len(r) for r in ran] == [3, 2 * 3, 1 * 12]  # puzzle 0 left after view 1, puzzle 1 after wave 2
+    assert ran[1].tolist() == [1, 1, 1, 2, 2, 2] and ran[2].tolist() == [2] * 12
+    assert run.verified.tolist() == [True, True, False]
+    assert run.view.tolist()[:2] == [0, 2] and run.views_run.tolist() == [1, 4, 16]
+    # Puzzle 2 never verified: it keeps its surest view (the scripted q grows with the row).
+    assert run.view[2] == 15
+
+
+def test_views_need_a_task_with_symmetries() -> None:
+    from trm_sdk.errors import TRMError
+    from trm_sdk.tasks.base import Task
+
+    with pytest.raises(TRMError, match="no views"):
+        Task.draw_views(SUDOKU, np.random.default_rng(0), 1)
+
+
+def test_one_view_is_exactly_the_single_pass(tiny_model_dir: Path) -> None:
+    solver = Solver("sudoku", backend="cpu", model=tiny_model_dir, views=1)
+    puzzles = _pairs(SUDOKU, 6, "hard", 2)[0]
+    got = solver.solve_batch(list(puzzles), halt_threshold=0.0 + 1e-3)
+    direct = recursion.run(solver._backend, SUDOKU.encode(puzzles), solver.max_steps, 1e-3)
+    answers = SUDOKU.decode(direct.logits)
+    for i, r in enumerate(got):
+        assert np.array_equal(r.grid, answers[i]) and r.steps == direct.steps[i] and r.views == 1
+        assert r.confidence == float(recursion.confidence(direct.q_halt)[i])
+
+
+def test_fewer_views_run_exactly_the_first_views_of_more(tiny_model_dir: Path) -> None:
+    solver = Solver("sudoku", backend="cpu", model=tiny_model_dir)
+    puzzles = list(_pairs(SUDOKU, 4, "minimal", 3)[0])
+    many = solver.predict(puzzles, views=16, seed=5)
+    few = solver.predict(puzzles, views=4, seed=5)
+    assert few.views is not None and many.views is not None and many.view is not None
+    for i in range(len(puzzles)):
+        if many.solved[i] and many.views[i] <= 4:
+            assert few.solved[i] and few.view is not None and few.view[i] == many.view[i]
+    again = solver.predict(puzzles, views=16, seed=5)
+    assert np.array_equal(again.logits, many.logits)  # reproducible
+
+
+def test_solutions_from_views_are_verified_network_answers(tiny_model_dir: Path) -> None:
+    solver = Solver("sudoku", backend="cpu", model=tiny_model_dir, views=8)
+    for r in solver.solve_batch([CLASSIC, CLASSIC]):
+        assert r.method == "trm" and 1 <= r.views <= 8
+        assert r.solved == bool(SUDOKU.verify(r.grid[None], SUDOKU.parse(CLASSIC)[None])[0])
+
+
+def test_views_default_comes_from_the_manifest(tiny_model_dir: Path, tmp_path: Path) -> None:
+    assert Solver("sudoku", backend="cpu", model=tiny_model_dir).views == 1  # none recorded
+    model = tmp_path / "m"
+    shutil.copytree(tiny_model_dir, model)
+    body = json.loads((model / "manifest.json").read_text())
+    body["inference"] = {"views": 12}
+    (model / "manifest.json").write_text(json.dumps(body))
+    assert Solver("sudoku", backend="cpu", model=model).views == 12
+    assert Solver("sudoku", backend="cpu", model=model, views=2).views == 2
+    body["inference"] = {"views": 0}
+    (model / "manifest.json").write_text(json.dumps(body))
+    with pytest.raises(ModelError, match=r"inference\.views"):
+        Solver("sudoku", backend="cpu", model=model)
+    with pytest.raises(ValueError, match="views"):
+        Solver("sudoku", backend="cpu", model=tiny_model_dir).solve(CLASSIC, views=views.MAX_VIEWS + 1)
+
+
+def test_a_maze_has_eight_views_at_most(maze_model: Path) -> None:
+    solver = Solver("maze", backend="cpu", model=maze_model, max_steps=1)
+    maze = _pairs(MAZE, 1, "easy", 4)[0][0]
+    r = solver.solve(maze, views=64)
+    assert r.views <= 8

@@ -1,0 +1,32 @@
+"""The bounds on every numeric choice a caller makes, in one place, so each error can name its bound.
+
+Each bound is far above any useful value and far below what exhausts a machine: a typo (``10**6``
+steps, 1,000 threads) is refused at once with a message instead of running for hours or crashing.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CHUNK_ROWS",
+    "MAX_BATCH_SIZE",
+    "MAX_HIDDEN",
+    "MAX_SEARCH_SECONDS",
+    "MAX_SEQ_LEN",
+    "MAX_STEPS",
+    "MAX_THREADS",
+    "MAX_VIEWS",
+]
+
+MAX_STEPS = 1024  # supervision steps per puzzle; models are trained with N_sup = 16
+MAX_BATCH_SIZE = 65536  # puzzles per batch; the backends run at most CHUNK_ROWS of them at a time
+MAX_THREADS = 256  # CPU threads for ONNX Runtime (each is an OS thread)
+MAX_SEARCH_SECONDS = 86400.0  # the exact search's time limit per puzzle: one day
+MAX_VIEWS = 1024  # views per puzzle (trm_sdk.views); each view is a whole recursion
+
+# The CPU backend runs the step graph on at most this many rows at once, so its working memory (about
+# 1.6 MB a row for the shipped Sudoku model, so about 400 MB) stays bounded whatever the batch size.
+CHUNK_ROWS = 256
+
+# A manifest's network dimensions are checked against these before any buffer is sized from them.
+MAX_HIDDEN = 8192
+MAX_SEQ_LEN = 4096

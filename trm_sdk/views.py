@@ -1,0 +1,153 @@
+"""Verified views: run symmetric copies of a hard puzzle, in growing waves, until one answer verifies.
+
+A view is a symmetry of the task that maps every valid puzzle and its solution to another valid pair
+(Sudoku: digit relabelling, transposition, band, stack, row and column shuffles; a maze: the eight
+symmetries of the square). The network is not exactly symmetric, so a puzzle it gets wrong as given is
+often right in another view. Sudoku and mazes have exact verifiers, so the first view whose answer
+verifies is a right answer, never a guess; the network's own confidence only picks the answer reported
+when none verifies.
+
+Views act on tokens, as a permutation of the cells and a relabelling of the vocabulary. So a view is
+applied to the token batch before the recursion and undone on the logits after it, and decoding and
+verification always happen on the puzzle as given. The recursion and the backends see only a larger
+batch: every backend gets views for free, and the exported graphs stay one puzzle in, one answer out.
+
+Only puzzles that are still unverified go on, in waves of 1, 3, 12, 48, ... views (so 1, 4, 16, 64 in
+all), and all pending views of all puzzles in a batch run as one batch. A puzzle's views are drawn from
+its own random stream, seeded by ``seed`` and the puzzle itself, so they do not depend on the batch it
+came in, and a run with fewer views runs exactly the first views of a run with more.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .limits import MAX_VIEWS
+
+__all__ = ["MAX_VIEWS", "ViewRun", "Views", "apply", "identity", "run_views", "undo_logits", "waves"]
+
+
+@dataclass(frozen=True)
+class Views:
+    """``n`` views of a task's token layout: view ``k`` shows original cell ``cells[k, i]`` at cell ``i``,
+    and original token ``t`` as token ``tokens[k, t]``."""
+
+    cells: np.ndarray  # (n, S) int64
+    tokens: np.ndarray  # (n, V) int64
+
+    def __len__(self) -> int:
+        return len(self.cells)
+
+    def __getitem__(self, index: np.ndarray | slice) -> Views:
+        return Views(self.cells[index], self.tokens[index])
+
+
+def identity(seq_len: int, vocab_size: int) -> Views:
+    """The puzzle as given: view 1 of every puzzle."""
+    return Views(np.arange(seq_len)[None], np.arange(vocab_size)[None])
+
+
+def apply(tokens: np.ndarray, views: Views) -> np.ndarray:
+    """(B, S) tokens, one view per row -> the tokens each view shows."""
+    rows = np.arange(len(tokens))[:, None]
+    return np.take_along_axis(views.tokens, tokens[rows, views.cells], axis=1)
+
+
+def undo_logits(logits: np.ndarray, views: Views) -> np.ndarray:
+    """(B, S, V) logits of the viewed puzzles -> the same beliefs about the puzzles as given."""
+    out = np.empty_like(logits)
+    rows = np.arange(len(logits))[:, None]
+    # Original (cell c_i, token t) is what the view said of (cell i, token tokens[t]).
+    out[rows, views.cells] = np.take_along_axis(logits, views.tokens[:, None, :], axis=2)
+    return out
+
+
+def waves(views: int) -> list[int]:
+    """How many views each wave runs: 1, then 3, 12, 48, ... (4 times the views so far), capped."""
+    sizes, done = [], 0
+    while done < views:
+        size = min(max(1, 3 * done), views - done)
+        sizes.append(size)
+        done += size
+    return sizes
+
+
+def puzzle_rng(seed: int, tokens: np.ndarray) -> np.random.Generator:
+    """A puzzle's own random stream: the same puzzle and seed give the same views in any batch."""
+    return np.random.default_rng([seed, zlib.crc32(np.ascontiguousarray(tokens, np.int64).tobytes())])
+
+
+@dataclass
+class ViewRun:
+    """What running views made of a batch: per puzzle, the answer kept and how it was found."""
+
+    logits: np.ndarray  # (B, S, V) of the kept view, about the puzzle as given
+    q_halt: np.ndarray  # (B,) halting logit of the kept view at its halting step
+    steps: np.ndarray  # (B,) steps the kept view ran
+    verified: np.ndarray  # (B,) bool: the kept answer verifies
+    view: np.ndarray  # (B,) 0-based index of the kept view (0: the puzzle as given)
+    views_run: np.ndarray  # (B,) views run for each puzzle
+
+
+# (tokens (N, S)) -> (logits (N, S, V), q_halt (N,), steps (N,)): one batch through the recursion.
+Recurse = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
+# (logits (N, S, V) about the puzzles as given, puzzle rows (N,)) -> (N,) bool: which answers verify.
+Verify = Callable[[np.ndarray, np.ndarray], np.ndarray]
+# (rng, n) -> n distinct views, none of them the identity.
+Draw = Callable[[np.random.Generator, int], Views]
+
+
+def run_views(
+    tokens: np.ndarray, views: int, seed: int, recurse: Recurse, verify: Verify, draw: Draw
+) -> ViewRun:
+    """Run up to ``views`` views of each puzzle in waves, stopping each puzzle at its first verified view.
+
+    A puzzle with no verified view keeps the view whose halting head was surest (highest q_halt).
+    """
+    B = len(tokens)
+    first_logits, first_q, first_steps = recurse(tokens)  # view 1: the puzzle as given, untouched
+    out = ViewRun(
+        logits=first_logits,
+        q_halt=first_q.astype(np.float32),
+        steps=first_steps.astype(np.int64),
+        verified=np.asarray(verify(first_logits, np.arange(B)), bool),
+        view=np.zeros(B, np.int64),
+        views_run=np.ones(B, np.int64),
+    )
+    if views == 1:
+        return out
+    drawn: dict[int, Views] = {}  # puzzle -> its views 2..views, drawn when first needed
+    pending = np.flatnonzero(~out.verified)
+    done = 1
+    for size in waves(views)[1:]:
+        if not len(pending):
+            break
+        for b in pending:
+            if b not in drawn:
+                drawn[int(b)] = draw(puzzle_rng(seed, tokens[b]), views - 1)
+        rows = np.repeat(pending, size)  # puzzle of each viewed row
+        index = np.tile(np.arange(done - 1, done - 1 + size), len(pending))  # its view among 2..views
+        batch_views = Views(
+            np.stack([drawn[int(b)].cells[k] for b, k in zip(rows, index, strict=True)]),
+            np.stack([drawn[int(b)].tokens[k] for b, k in zip(rows, index, strict=True)]),
+        )
+        logits, q, steps = recurse(apply(tokens[rows], batch_views))
+        logits = undo_logits(logits, batch_views)
+        ok = np.asarray(verify(logits, rows), bool).reshape(len(pending), size)
+        q = q.reshape(len(pending), size)
+        for i, b in enumerate(pending):
+            hits = np.flatnonzero(ok[i])
+            pick = hits[0] if len(hits) else int(np.argmax(q[i]))
+            if len(hits) or q[i, pick] > out.q_halt[b]:  # a verified view, or a surer unverified one
+                row = i * size + pick
+                out.logits[b], out.q_halt[b], out.steps[b] = logits[row], q[i, pick], steps[row]
+                out.view[b] = done + pick
+                out.verified[b] = bool(len(hits))
+            out.views_run[b] = done + size
+        done += size
+        pending = pending[~out.verified[pending]]
+    return out
