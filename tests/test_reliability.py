@@ -24,7 +24,7 @@ SOLVED = "5346789126721953481983425678597614234268537917139248569615372842874196
 
 @pytest.fixture(scope="module")
 def solver() -> Solver:
-    return Solver("sudoku", backend="cpu", threads=1)
+    return Solver("sudoku", backend="cpu", threads=1, views=1)
 
 
 # 2. lone surrogates ---------------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ def rss():
 rng = np.random.default_rng(0)
 grids = np.tile(np.array([int(c) for c in "{solved}"]).reshape(9, 9), ({n}, 1, 1))
 grids[rng.random(grids.shape) < 0.6] = 0
-solver = Solver("sudoku", backend="cpu", threads=1)
+solver = Solver("sudoku", backend="cpu", threads=1, views=1)
 solver.solve(grids[0])
 before = rss()["VmRSS"]
 solver.solve_batch(list(grids), batch_size={n}, max_steps=2, halt_threshold=1.0)
@@ -56,7 +56,7 @@ def test_a_large_batch_gives_its_memory_back() -> None:
 
 
 def test_chunked_steps_match_one_run() -> None:
-    solver = Solver("sudoku", backend="cpu", threads=1)
+    solver = Solver("sudoku", backend="cpu", threads=1, views=1)
     rng = np.random.default_rng(1)
     grids = np.tile(np.array([int(c) for c in SOLVED]).reshape(9, 9), (40, 1, 1))
     grids[rng.random(grids.shape) < 0.55] = 0
@@ -68,7 +68,7 @@ def test_chunked_steps_match_one_run() -> None:
 
 
 def test_eight_threads_share_one_solver_and_agree() -> None:
-    solver = Solver("sudoku", backend="cpu", threads=2)
+    solver = Solver("sudoku", backend="cpu", threads=2, views=1)
     rng = np.random.default_rng(2)
     base = np.array([int(c) for c in SOLVED]).reshape(9, 9)
     batches = []
@@ -134,7 +134,7 @@ _FUZZ = settings(
 
 @pytest.fixture(scope="module")
 def fuzz_solver() -> Solver:
-    return Solver("sudoku", backend="cpu", threads=1, max_steps=2)
+    return Solver("sudoku", backend="cpu", threads=1, max_steps=2, views=1)
 
 
 @_FUZZ

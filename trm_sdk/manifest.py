@@ -219,7 +219,7 @@ def file_entry(directory: Path, name: str) -> dict[str, Any]:
 def _write(path: Path, body: dict[str, Any]) -> None:
     # Written beside and renamed over, so a crash never leaves a half-written manifest behind.
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(body, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    tmp.write_text(json.dumps(body, indent=1, sort_keys=False) + "\n", encoding="utf-8")
     os.replace(tmp, path)
 
 
