@@ -124,8 +124,8 @@ class Prediction:
     steps: np.ndarray  # (B,) supervision steps each puzzle ran
     confidence: np.ndarray  # (B,) sigmoid of the halting head at that step
     logits: np.ndarray = field(repr=False)  # (B, seq_len, vocab) float32, about the puzzles as given
-    views: np.ndarray | None = None  # (B,) views run for each puzzle
-    view: np.ndarray | None = None  # (B,) 0-based index of the view whose answer was kept (0: as given)
+    views: np.ndarray  # (B,) views run for each puzzle
+    view: np.ndarray  # (B,) 0-based index of the view whose answer was kept (0: as given)
 
     @property
     def probabilities(self) -> np.ndarray:

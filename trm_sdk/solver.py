@@ -123,12 +123,11 @@ class Solver:
         self.halt_threshold: float = float(halt_threshold)
         if views is None:  # the number chosen for the model by measurement, recorded at release
             try:
-                views = _check_views(
-                    "inference.views", self.manifest.raw.get("inference", {}).get("views", 1)
-                )
+                recorded = self.manifest.raw.get("inference", {}).get("views", 1)
+                views = _check_int("inference.views", recorded, MAX_VIEWS)
             except (ValueError, AttributeError) as exc:
                 raise ModelError(f"{self.manifest.directory}/manifest.json: {exc}") from exc
-        self.views: int = _check_views("views", views)
+        self.views: int = _check_int("views", views, MAX_VIEWS)
         self.seed: int = _check_seed(seed)
         if precision is not None and precision not in PRECISIONS:
             raise ValueError(f"precision must be None or one of {', '.join(PRECISIONS)}, got {precision!r}")
@@ -176,7 +175,7 @@ class Solver:
             search_time_limit=(
                 self.search_time_limit if search_time_limit is None else _check_seconds(search_time_limit)
             ),
-            views=self.views if views is None else _check_views("views", views),
+            views=self.views if views is None else _check_int("views", views, MAX_VIEWS),
             seed=self.seed if seed is None else _check_seed(seed),
         )
 
@@ -363,7 +362,7 @@ class Solver:
                 Solution(
                     steps=int(pred.steps[i]),
                     confidence=float(pred.confidence[i]),
-                    views=int(pred.views[i]) if pred.views is not None else 1,
+                    views=int(pred.views[i]),
                     backend=self._backend.name,
                     task=self.task.name,
                     puzzle=grids[i],
@@ -398,12 +397,6 @@ def _check_int(name: str, value: Any, bound: int = MAX_STEPS) -> int:
     """A positive integer up to ``bound`` (numpy integers too; bools are refused)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 1 <= int(value) <= bound:
         raise ValueError(f"{name} must be an integer from 1 to {bound}, got {value!r}")
-    return int(value)
-
-
-def _check_views(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 1 <= int(value) <= MAX_VIEWS:
-        raise ValueError(f"{name} must be an integer from 1 to {MAX_VIEWS}, got {value!r}")
     return int(value)
 
 

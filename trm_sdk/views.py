@@ -26,9 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .limits import MAX_VIEWS
-
-__all__ = ["MAX_VIEWS", "ViewRun", "Views", "apply", "identity", "run_views", "undo_logits", "waves"]
+__all__ = ["ViewRun", "Views", "apply", "run_views", "undo_logits", "waves"]
 
 
 @dataclass(frozen=True)
@@ -44,11 +42,6 @@ class Views:
 
     def __getitem__(self, index: np.ndarray | slice) -> Views:
         return Views(self.cells[index], self.tokens[index])
-
-
-def identity(seq_len: int, vocab_size: int) -> Views:
-    """The puzzle as given: view 1 of every puzzle."""
-    return Views(np.arange(seq_len)[None], np.arange(vocab_size)[None])
 
 
 def apply(tokens: np.ndarray, views: Views) -> np.ndarray:

@@ -158,13 +158,16 @@ class Task(ABC):
     def to_string(self, grid: Any) -> str:
         """A puzzle or answer (canonical array, or what ``Solution.grid`` holds) in its one-line file form."""
 
-    @abstractmethod
+    # The task's ``datasets`` module reads its files and knows which are evaluation-only.
+    datasets: ModuleType
+
     def load(self, path: str | os.PathLike[str], limit: int | None = None) -> PuzzleFile:
         """A data file's puzzles (and answers, when it has them); errors name the file and line."""
+        return self.datasets.load(path, limit=limit)
 
-    @abstractmethod
     def is_eval_only(self, path: str | os.PathLike[str]) -> bool:
         """True for a file the data's SOURCES.md reserves for evaluation: never trained or tuned on."""
+        return bool(self.datasets.is_eval_only(path))
 
     def is_easy_set(self, name: str) -> bool:
         """An evaluation set every useful model solves nearly always: ``trm compare`` guards it against

@@ -22,6 +22,7 @@ class MazeTask(Task):
     name = "maze"
     seq_len = codec.CELLS
     vocab_size = codec.VOCAB_SIZE
+    datasets = datasets
     levels = tuple(generate.LEVELS)
     bench_levels = ("easy", "hard")
     export_levels = ("easy", "medium", "hard")
@@ -101,14 +102,8 @@ class MazeTask(Task):
         g = np.asarray(grid)
         return codec.to_string(codec.to_cells(list(g)) if g.dtype.kind == "U" else g)
 
-    def load(self, path: str | os.PathLike[str], limit: int | None = None) -> datasets.MazeSet:
-        return datasets.load(path, limit=limit)
-
     def file_rows(self, path: str | os.PathLike[str]) -> list[tuple[str, int]]:
         return datasets.question_rows(path)
-
-    def is_eval_only(self, path: str | os.PathLike[str]) -> bool:
-        return datasets.is_eval_only(path)
 
     def generate(self, rng: np.random.Generator, level: str | None = None, **options: Any) -> Pair:
         if options or level is None:

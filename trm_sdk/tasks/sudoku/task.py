@@ -24,6 +24,7 @@ class SudokuTask(Task):
     name = "sudoku"
     seq_len = codec.CELLS
     vocab_size = codec.VOCAB_SIZE
+    datasets = datasets
     levels = tuple(generate.LEVELS)
     bench_levels = ("easy", "minimal")
     export_levels = ("easy", "medium", "hard", "minimal")
@@ -87,14 +88,8 @@ class SudokuTask(Task):
     def to_string(self, grid: Any) -> str:
         return codec.to_string(grid)
 
-    def load(self, path: str | os.PathLike[str], limit: int | None = None) -> datasets.PuzzleSet:
-        return datasets.load(path, limit=limit)
-
     def file_rows(self, path: str | os.PathLike[str]) -> list[tuple[str, int]]:
         return datasets.puzzle_rows(path)
-
-    def is_eval_only(self, path: str | os.PathLike[str]) -> bool:
-        return datasets.is_eval_only(path)
 
     def is_easy_set(self, name: str) -> bool:
         return bool(_EASY_SETS.search(name))
