@@ -37,10 +37,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("files", nargs="+", help="puzzle files, easiest first")
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--model", default=None)
+    parser.add_argument(
+        "--views", type=int, default=1, help="views per puzzle (README's figure is single-view, the default)"
+    )
     args = parser.parse_args(argv)
     if len(args.files) < 2:
         parser.error("give at least two files to rank")
-    solver = Solver("sudoku", backend=args.backend, model=args.model)
+    solver = Solver("sudoku", backend=args.backend, model=args.model, views=args.views)
     scores, ranks = [], []
     for rank, path in enumerate(args.files):
         results = solver.solve_batch(list(datasets.load(path).puzzles))
