@@ -90,7 +90,7 @@ class _Scripted:
         self.batches: list[np.ndarray] = []
         self.view_of: dict[bytes, int] = {}
 
-    def recurse(self, tokens: np.ndarray):
+    def recurse(self, tokens: np.ndarray, stop=None):
         self.batches.append(tokens.copy())
         n = len(tokens)
         logits = _one_hot(tokens, 11)
@@ -125,6 +125,96 @@ def test_waves_stop_at_the_first_verified_view_and_never_run_a_verified_puzzle_a
     assert run.view.tolist()[:2] == [0, 2] and run.views_run.tolist() == [1, 4, 16]
     # Puzzle 2 never verified: it keeps its surest view (the scripted q grows with the row).
     assert run.view[2] == 15
+
+
+class _Counter:
+    """A backend stand-in whose state is the step count; each row's answer is its own tokens, and no row
+    ever halts by itself."""
+
+    def __init__(self) -> None:
+        self.rows_per_step: list[int] = []
+
+    def start(self, tokens: np.ndarray):
+        return tokens, 0
+
+    def step(self, state):
+        tokens, k = state
+        self.rows_per_step.append(len(tokens))
+        return (tokens, k + 1), np.full(len(tokens), -10.0, np.float32)
+
+    def logits(self, state, rows: np.ndarray) -> np.ndarray:
+        return _one_hot(state[0][rows], 11)
+
+    def keep(self, state, rows: np.ndarray):
+        return state[0][rows], state[1]
+
+
+def test_a_stopped_row_ends_at_that_step_and_leaves_the_batch() -> None:
+    tokens = np.arange(4)[:, None].repeat(81, axis=1)
+    ends = {1: 2, 3: 5}  # row -> the step at which the caller ends it
+    net = _Counter()
+
+    def stop(rows: np.ndarray, logits: np.ndarray) -> np.ndarray:
+        assert np.array_equal(logits.argmax(-1), tokens[rows])  # the logits of exactly those rows
+        return np.array([ends.get(int(r)) == len(net.rows_per_step) for r in rows])
+
+    run = recursion.run(net, tokens, 8, 0.5, stop)  # type: ignore[arg-type]
+    assert run.steps.tolist() == [8, 2, 8, 5]
+    assert net.rows_per_step == [4, 4, 3, 3, 3, 2, 2, 2]
+    assert np.array_equal(run.logits.argmax(-1), tokens)
+
+
+def test_a_wave_ends_every_view_of_a_puzzle_at_the_step_one_verifies() -> None:
+    """Puzzle 0 verifies as given; puzzle 1's views verify from step 4 of wave 2 on; puzzle 2 never."""
+    tokens = SUDOKU.encode(_pairs(SUDOKU, 3, "easy", 1)[0])
+    net, step = _Counter(), [0]
+
+    def recurse(batch: np.ndarray, stop):
+        net.rows_per_step.clear()
+        step[0] = 0
+        if stop is None:  # view 1 runs as the single pass: no stop
+            return _one_hot(batch, 11), np.zeros(len(batch), np.float32), np.full(len(batch), 16)
+
+        def counting(rows: np.ndarray, logits: np.ndarray) -> np.ndarray:
+            step[0] = len(net.rows_per_step)
+            return stop(rows, logits)
+
+        run = recursion.run(net, batch, 16, 0.5, counting)  # type: ignore[arg-type]
+        return run.logits, run.q_halt, run.steps
+
+    def verify(logits: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return (rows == 0) | ((rows == 1) & (step[0] >= 4))
+
+    run = views.run_views(tokens, 4, 0, recurse, verify, SUDOKU.draw_views)
+    # Wave 2 holds 3 views each of puzzles 1 and 2; puzzle 1's end together at step 4.
+    assert net.rows_per_step == [6, 6, 6, 6] + [3] * 12
+    assert run.verified.tolist() == [True, True, False]
+    assert run.steps[1] == 4 and run.view[1] == 1 and run.views_run.tolist() == [1, 4, 4]
+
+
+def test_pooled_belief_is_the_mean_of_every_view_s_probabilities() -> None:
+    tokens = SUDOKU.encode(_pairs(SUDOKU, 2, "easy", 3)[0])
+    rng = np.random.default_rng(0)
+    made: list[np.ndarray] = []
+
+    def recurse(batch: np.ndarray, stop):
+        made.append(rng.normal(size=(len(batch), 81, 11)).astype(np.float32))
+        return made[-1], np.zeros(len(batch), np.float32), np.full(len(batch), 16)
+
+    def softmax(x: np.ndarray) -> np.ndarray:
+        e = np.exp(x - x.max(-1, keepdims=True))
+        return e / e.sum(-1, keepdims=True)
+
+    never = lambda logits, rows: np.zeros(len(rows), bool)  # noqa: E731
+    run = views.run_views(tokens, 4, 0, recurse, never, SUDOKU.draw_views)
+    assert run.views_run.tolist() == [4, 4]
+    drawn = [SUDOKU.draw_views(views.puzzle_rng(0, tokens[b]), 3) for b in range(2)]
+    for b in range(2):
+        wave = views.undo_logits(made[1][3 * b : 3 * b + 3], drawn[b])  # rows of puzzle b, mapped back
+        mean = (softmax(made[0][b]) + softmax(wave).sum(0)) / 4
+        np.testing.assert_allclose(np.exp(run.pooled[b]), mean, rtol=1e-5, atol=1e-7)
+    single = views.run_views(tokens, 1, 0, recurse, never, SUDOKU.draw_views)  # one view: its own belief
+    np.testing.assert_allclose(np.exp(single.pooled), softmax(made[-1]), rtol=1e-5, atol=1e-7)
 
 
 def test_views_need_a_task_with_symmetries() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,11 +18,19 @@ class RecursionResult:
     steps: np.ndarray  # (B,) step at which each puzzle halted, 1..max_steps
 
 
-def run(backend: Backend, tokens: np.ndarray, max_steps: int, threshold: float) -> RecursionResult:
-    """Each puzzle runs until :func:`trm_sdk.halting.halts` says it stops.
+# (rows of the batch still running, their answer logits this step) -> which of them end now.
+Stop = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def run(
+    backend: Backend, tokens: np.ndarray, max_steps: int, threshold: float, stop: Stop | None = None
+) -> RecursionResult:
+    """Each puzzle runs until :func:`trm_sdk.halting.halts` says it stops, or ``stop`` ends it.
 
     Halted puzzles are dropped from the batch, so the batch costs what its slowest puzzles need and
-    stops as soon as every puzzle has halted.
+    stops as soon as every puzzle has halted. ``stop`` lets the caller end rows for reasons of its own
+    (views end every copy of a puzzle once one copy's answer verifies); an ended row keeps the answer,
+    halting logit and step it had when it ended, like a halted one.
     """
     B = len(tokens)
     out_logits: np.ndarray | None = None
@@ -32,6 +41,9 @@ def run(backend: Backend, tokens: np.ndarray, max_steps: int, threshold: float) 
     for k in range(1, max_steps + 1):
         state, q = backend.step(state)
         halt = halting.halts(q, threshold, k, max_steps)
+        if stop is not None and not halt.all():
+            every = backend.logits(state, np.arange(len(active)))
+            halt = halt | np.asarray(stop(active, every), bool)
         rows = np.flatnonzero(halt)
         if len(rows):
             logits = backend.logits(state, rows)

@@ -126,6 +126,9 @@ class Prediction:
     logits: np.ndarray = field(repr=False)  # (B, seq_len, vocab) float32, about the puzzles as given
     views: np.ndarray  # (B,) views run for each puzzle
     view: np.ndarray  # (B,) 0-based index of the view whose answer was kept (0: as given)
+    # (B, seq_len, vocab) log of the probabilities averaged over all the views a puzzle ran: the
+    # belief of the whole ensemble, which the fallback search orders its guesses by
+    pooled: np.ndarray = field(repr=False)
 
     @property
     def probabilities(self) -> np.ndarray:

@@ -310,11 +310,17 @@ class Solver:
         return parsed
 
     def _predict(self, grids: np.ndarray, choices: _Choices) -> Prediction:
-        def recurse(tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        def recurse(
+            tokens: np.ndarray, stop: recursion.Stop | None
+        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             # Views multiply the batch; runs of at most _ROWS_PER_RUN rows keep the state's memory bounded.
             parts = [
                 recursion.run(
-                    self._backend, tokens[i : i + _ROWS_PER_RUN], choices.max_steps, choices.halt_threshold
+                    self._backend,
+                    tokens[i : i + _ROWS_PER_RUN],
+                    choices.max_steps,
+                    choices.halt_threshold,
+                    None if stop is None else _offset(stop, i),
                 )
                 for i in range(0, len(tokens), _ROWS_PER_RUN)
             ]
@@ -343,6 +349,7 @@ class Solver:
             logits=run.logits,
             views=run.views_run,
             view=run.view,
+            pooled=run.pooled,
         )
 
     def _solve_parsed(self, parsed: Sequence[np.ndarray], choices: _Choices) -> list[Solution]:
@@ -391,6 +398,11 @@ class Solver:
             f"Solver({self.task.name!r}, backend={self.backend!r}, model={str(self.manifest.directory)!r}, "
             f"max_steps={self.max_steps}, halt_threshold={self.halt_threshold}, fallback={self.fallback!r})"
         )
+
+
+def _offset(stop: recursion.Stop, first: int) -> recursion.Stop:
+    """``stop`` for a run that starts at row ``first`` of the batch ``stop`` was written for."""
+    return lambda rows, logits: stop(rows + first, logits)
 
 
 def _check_int(name: str, value: Any, bound: int = MAX_STEPS) -> int:

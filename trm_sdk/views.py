@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .recursion import Stop
+
 __all__ = ["ViewRun", "Views", "apply", "run_views", "undo_logits", "waves"]
 
 
@@ -84,10 +86,12 @@ class ViewRun:
     verified: np.ndarray  # (B,) bool: the kept answer verifies
     view: np.ndarray  # (B,) 0-based index of the kept view (0: the puzzle as given)
     views_run: np.ndarray  # (B,) views run for each puzzle
+    pooled: np.ndarray  # (B, S, V) log of the probabilities averaged over every view run, per puzzle
 
 
-# (tokens (N, S)) -> (logits (N, S, V), q_halt (N,), steps (N,)): one batch through the recursion.
-Recurse = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
+# (tokens (N, S), stop) -> (logits (N, S, V), q_halt (N,), steps (N,)): one batch through the recursion,
+# ``stop`` (or None) ending rows early as in :func:`trm_sdk.recursion.run`.
+Recurse = Callable[[np.ndarray, "Stop | None"], tuple[np.ndarray, np.ndarray, np.ndarray]]
 # (logits (N, S, V) about the puzzles as given, puzzle rows (N,)) -> (N,) bool: which answers verify.
 Verify = Callable[[np.ndarray, np.ndarray], np.ndarray]
 # (rng, n) -> n distinct views, none of them the identity.
@@ -100,9 +104,12 @@ def run_views(
     """Run up to ``views`` views of each puzzle in waves, stopping each puzzle at its first verified view.
 
     A puzzle with no verified view keeps the view whose halting head was surest (highest q_halt).
+    Within a wave, every view of a puzzle ends at the first step where one of them verifies: an answer
+    that verifies is final, so its siblings' further steps could only cost time. (View 1 runs as the
+    single pass does, to its halting step.)
     """
     B = len(tokens)
-    first_logits, first_q, first_steps = recurse(tokens)  # view 1: the puzzle as given, untouched
+    first_logits, first_q, first_steps = recurse(tokens, None)  # view 1: the puzzle as given, untouched
     out = ViewRun(
         logits=first_logits,
         q_halt=first_q.astype(np.float32),
@@ -110,9 +117,10 @@ def run_views(
         verified=np.asarray(verify(first_logits, np.arange(B)), bool),
         view=np.zeros(B, np.int64),
         views_run=np.ones(B, np.int64),
+        pooled=_softmax(first_logits),  # a sum of probabilities until the end
     )
     if views == 1:
-        return out
+        return _pool(out)
     drawn: dict[int, Views] = {}  # puzzle -> its views 2..views, drawn when first needed
     pending = np.flatnonzero(~out.verified)
     done = 1
@@ -128,10 +136,13 @@ def run_views(
             np.stack([drawn[int(b)].cells[k] for b, k in zip(rows, index, strict=True)]),
             np.stack([drawn[int(b)].tokens[k] for b, k in zip(rows, index, strict=True)]),
         )
-        logits, q, steps = recurse(apply(tokens[rows], batch_views))
+        logits, q, steps = recurse(
+            apply(tokens[rows], batch_views), _stop_on_verified(rows, batch_views, verify)
+        )
         logits = undo_logits(logits, batch_views)
         ok = np.asarray(verify(logits, rows), bool).reshape(len(pending), size)
         q = q.reshape(len(pending), size)
+        out.pooled[pending] += _softmax(logits).reshape(len(pending), size, *logits.shape[1:]).sum(axis=1)
         for i, b in enumerate(pending):
             hits = np.flatnonzero(ok[i])
             pick = hits[0] if len(hits) else int(np.argmax(q[i]))
@@ -143,4 +154,27 @@ def run_views(
             out.views_run[b] = done + size
         done += size
         pending = pending[~out.verified[pending]]
-    return out
+    return _pool(out)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _pool(run: ViewRun) -> ViewRun:
+    """Sums of probabilities -> log of their mean: logits again, for a search to order its guesses by."""
+    mean = run.pooled / run.views_run[:, None, None]
+    run.pooled = np.log(np.maximum(mean, np.finfo(np.float32).tiny)).astype(np.float32)
+    return run
+
+
+def _stop_on_verified(puzzle_of: np.ndarray, batch_views: Views, verify: Verify) -> Stop:
+    """A ``stop`` for one wave: end every row of a puzzle once any of its rows' answers verifies."""
+
+    def stop(rows: np.ndarray, logits: np.ndarray) -> np.ndarray:
+        puzzles = puzzle_of[rows]
+        ok = np.asarray(verify(undo_logits(logits, batch_views[rows]), puzzles), bool)
+        return np.isin(puzzles, puzzles[ok])
+
+    return stop
