@@ -36,11 +36,27 @@ def test_measure_backend_reports_latency_and_throughput(tiny_model_dir: Path) ->
             lat = out["latency"][name][mode]
             assert 0 < lat["p50_ms"] <= lat["p95_ms"] and lat["runs"] == 4 and lat["mean_ms"] > 0
     assert out["latency"]["easy"]["all_steps"]["mean_steps"] == n_sup
-    for size in ("2", "5"):
-        row = out["throughput"][size]
-        assert row["halting"]["puzzles_per_s"] > 0 and row["all_steps"]["mean_steps"] == n_sup
-        assert 0 <= row["halting"]["solved"] <= 1
-    assert sum(seen) == 2 * 2 * 4 + 2 * (2 + 5)  # every puzzle run is reported to the progress bar
+    for size, batches in (("2", 1), ("5", 1)):
+        for name in ("easy", "hard"):  # timed apart, never mixed
+            row = out["throughput"][size][name]
+            assert row["halting"]["puzzles_per_s"] > 0 and row["all_steps"]["mean_steps"] == n_sup
+            assert (
+                0 < row["halting"]["mean_ms"] <= row["halting"]["p95_ms"]
+                and row["halting"]["batches"] == batches
+            )
+            assert row["halting"]["batch_ms"] == pytest.approx(
+                int(size) * row["halting"]["mean_ms"], rel=0.01
+            )
+            assert 0 <= row["halting"]["solved"] <= 1
+    # every puzzle run is reported to the progress bar: latency, then each sample at each batch size
+    assert sum(seen) == 2 * 2 * 4 + 2 * 2 * (2 + 5)
+    assert sum(seen) == 2 * 2 * 4 + 2 * sum(bench.batch_puzzles(3, b) for b in (2, 5) for _ in samples)
+
+
+def test_a_sample_fills_as_many_batches_as_it_can() -> None:
+    assert bench.batch_puzzles(512, 256) == 512  # two batches, for a p95 over batches
+    assert bench.batch_puzzles(100, 256) == 256  # one batch, the sample cycled to fill it
+    assert bench.batch_puzzles(3, 1) == 3
 
 
 def test_unavailable_backend_is_reported_not_raised(tiny_model_dir: Path) -> None:
@@ -100,4 +116,4 @@ def test_measure_backend_reports_accuracy_against_views(tiny_model_dir: Path) ->
     assert table["1"]["mean_views"] == 1
     # Views only ever add verified answers: a puzzle solved with n views is solved with more.
     assert table["1"]["solved"] <= table["4"]["solved"] <= table["16"]["solved"]
-    assert sum(seen) == 2 * 1 + 2 * 2 + 3 * 2  # latency, throughput, views table
+    assert sum(seen) == 2 * 1 + 2 * 2 + 3 * 2  # latency, batch of 2, views table

@@ -183,7 +183,7 @@ def test_bench_table_and_json(tiny_model_dir: Path) -> None:
     assert set(by_name["cpu"]["views_table"]["hard"]) == {"1", "4"}
     assert all(b["available"] or b["reason"] for b in report["backends"])
     table = _run(*args).stdout
-    assert "batch-1 latency easy mean/p95 ms" in table and "throughput batch 3 puzzles/s" in table
+    assert "batch-1 latency easy mean/p95 ms" in table and "batch-3 hard ms/puzzle mean/p95" in table
     assert "views -> solved, ms/puzzle (hard) 1:" in table
     assert _run("bench", "--batch-sizes", "x").exit_code == 2
     assert _run("bench", "--easy", "no-such-level-or-file").exit_code == 2

@@ -20,7 +20,7 @@ from .solver import Solver
 from .tasks import Task
 from .views import waves
 
-__all__ = ["Sample", "generated_sample", "measure_backend"]
+__all__ = ["Sample", "batch_puzzles", "generated_sample", "measure_backend"]
 
 Progress = Callable[[int], None]  # called with the number of puzzles just finished
 
@@ -65,18 +65,33 @@ def _latency(solver: Solver, sample: Sample, runs: int, progress: Progress, **ch
     }
 
 
-def _throughput(
-    solver: Solver, puzzles: list[np.ndarray], progress: Progress, **choices: Any
-) -> dict[str, Any]:
-    start = time.perf_counter()
-    results = solver.solve_batch(puzzles, batch_size=len(puzzles), **choices)  # one batch of them all
-    elapsed = time.perf_counter() - start
-    progress(len(puzzles))
+def _batches(solver: Solver, sample: Sample, size: int, progress: Progress, **choices: Any) -> dict[str, Any]:
+    """Time per puzzle in batches of ``size``: as many batches as the sample fills (at least one, cycling
+    its puzzles if it is smaller), so the p95 is over batches. Every puzzle of a batch waits for the whole
+    batch, so ``batch_ms`` is the latency each of them sees, and ``mean_ms`` what each costs."""
+    n = max(1, len(sample.puzzles) // size)
+    puzzles = _cycled(sample.puzzles, n * size)
+    per_puzzle, results = [], []
+    for i in range(0, len(puzzles), size):
+        start = time.perf_counter()
+        results += solver.solve_batch(puzzles[i : i + size], batch_size=size, **choices)
+        per_puzzle.append(1000 * (time.perf_counter() - start) / size)
+        progress(size)
     return {
-        "puzzles_per_s": round(len(puzzles) / elapsed, 1),
+        "puzzles_per_s": round(1000 / float(np.mean(per_puzzle)), 1),
+        "mean_ms": round(float(np.mean(per_puzzle)), 2),
+        "p95_ms": round(float(np.percentile(per_puzzle, 95)), 2),
+        "batch_ms": round(size * float(np.mean(per_puzzle)), 1),
+        "batches": n,
         "mean_steps": round(float(np.mean([r.steps for r in results])), 2),
+        "mean_views": round(float(np.mean([r.views for r in results])), 2),
         "solved": round(float(np.mean([r.solved for r in results])), 4),
     }
+
+
+def batch_puzzles(sample_size: int, size: int) -> int:
+    """How many puzzles :func:`_batches` runs for one sample, batch size and mode (for progress bars)."""
+    return max(1, sample_size // size) * size
 
 
 # The two ways every figure is measured: the model's own halting, and every supervision step.
@@ -113,11 +128,12 @@ def measure_backend(
     views: tuple[int, int] = (0, 0),
     **solver_options: Any,
 ) -> dict[str, Any]:
-    """Latency per sample and throughput per batch size on one backend, with halting and all steps, at
-    the model's default views; then, if ``views`` = (most, puzzles) is set, accuracy and time against
-    the number of views on the first ``puzzles`` of each sample.
+    """Per sample, batch-1 latency and time per puzzle at each batch size, on one backend, with halting
+    and all steps, at the model's default views; then, if ``views`` = (most, puzzles) is set, accuracy
+    and time against the number of views on the first ``puzzles`` of each sample.
 
-    The throughput batch mixes the samples in turn, so it has the difficulty spread an app would see.
+    Easy and hard puzzles are timed apart: with views a hard puzzle can cost a hundred easy ones, and a
+    mixed figure would hide both.
     """
     if backends.availability(backend) is not None:
         return {"backend": backend, "available": False, "reason": backends.availability(backend)}
@@ -137,11 +153,12 @@ def measure_backend(
             mode: _latency(solver, sample, latency_runs, progress, **choices)
             for mode, choices in MODES.items()
         }
-    mixed = np.stack([p for group in zip(*(s.puzzles for s in samples), strict=False) for p in group])
     for b in batch_sizes:
-        puzzles = _cycled(mixed, b)
         out["throughput"][str(b)] = {
-            mode: _throughput(solver, puzzles, progress, **choices) for mode, choices in MODES.items()
+            sample.name: {
+                mode: _batches(solver, sample, b, progress, **choices) for mode, choices in MODES.items()
+            }
+            for sample in samples
         }
     most, count = views
     if most:

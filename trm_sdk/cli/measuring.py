@@ -13,7 +13,7 @@ import click
 import numpy as np
 
 from .. import backends, manifest
-from ..bench import Sample, generated_sample, measure_backend
+from ..bench import Sample, batch_puzzles, generated_sample, measure_backend
 from ..limits import MAX_VIEWS
 from ..rating import rate_solution
 from ..solution import Solution
@@ -215,12 +215,19 @@ def _bench_table(report: dict[str, Any]) -> str:
                 f"batch-1 latency {sample} mean/p95 ms",
                 [f"{lat[k]['mean_ms']:.1f} / {lat[k]['p95_ms']:.1f}" for k in modes],
             )
-        for size, row in b["throughput"].items():
-            add(f"throughput batch {size} puzzles/s", [f"{row[k]['puzzles_per_s']:.1f}" for k in modes])
-            add(
-                "  solved (mean steps)",
-                [f"{row[k]['solved']:.1%} ({row[k]['mean_steps']:.2f})" for k in modes],
-            )
+        for size, per_sample in b["throughput"].items():
+            for sample, row in per_sample.items():
+                add(
+                    f"batch-{size} {sample} ms/puzzle mean/p95",
+                    [f"{row[k]['mean_ms']:.1f} / {row[k]['p95_ms']:.1f}" for k in modes],
+                )
+                add(
+                    "  solved (mean steps, views)",
+                    [
+                        f"{row[k]['solved']:.1%} ({row[k]['mean_steps']:.1f}, {row[k]['mean_views']:.1f})"
+                        for k in modes
+                    ],
+                )
         for sample, table in b.get("views_table", {}).items():
             cells = ", ".join(f"{n}: {v['solved']:.0%} {v['ms_per_puzzle']:.0f} ms" for n, v in table.items())
             lines.append(f"{name:9s} views -> solved, ms/puzzle ({sample}) {cells}")
@@ -270,7 +277,10 @@ def _bench_table(report: dict[str, Any]) -> str:
     help="Puzzles of each sample in the views table.",
 )
 @click.option(
-    "--batch-sizes", default="64,1024", show_default=True, help="Throughput batch sizes, comma-separated."
+    "--batch-sizes",
+    default="256",
+    show_default=True,
+    help="Batch sizes to time each sample at (mean and p95 ms per puzzle), comma-separated.",
 )
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the generated samples.")
@@ -308,7 +318,7 @@ def bench(
         _bench_sample(chosen, "easy", easy, count, seed, quiet),
         _bench_sample(chosen, "hard", hard, count, seed + 1, quiet),
     ]
-    per_backend = 4 * latency_runs + 2 * sum(sizes)
+    per_backend = 4 * latency_runs + 2 * sum(batch_puzzles(len(s.puzzles), b) for s in samples for b in sizes)
     if views_table:
         counts = np.cumsum(waves(min(views_table, chosen.max_views)))
         per_backend += len(counts) * 2 * min(views_puzzles, count)
