@@ -2,17 +2,21 @@
 
 PyTorch (the ``train`` extra) is imported when a run starts, not here: ``trm-train --help`` works in an
 install that has only the runtime, and a run there fails with the line that names the fix.
+
+Data-parallel: ``torchrun --nproc_per_node N -m trm_sdk.train.cli ...`` runs this command in N processes
+(``--nproc N`` starts torchrun itself, on one machine). Rank 0 alone prints, shows progress and saves.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -20,6 +24,9 @@ from trm_sdk import __version__
 from trm_sdk.errors import TRMError
 from trm_sdk.manifest import load_manifest
 from trm_sdk.tasks import TASKS, get_task
+
+if TYPE_CHECKING:
+    from .trainer import Trainer
 
 NEEDS = "trm-train needs PyTorch: pip install 'trm-sdk[train]'"
 
@@ -61,7 +68,39 @@ def _show(text: str | None) -> str | None:
     return text
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+class _KeepsArgs(click.Command):
+    """A command that remembers its raw arguments, for ``--nproc`` to hand them on to torchrun."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["raw_args"] = list(args)
+        return super().parse_args(ctx, args)
+
+
+def _without_nproc(args: list[str]) -> list[str]:
+    out: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            out.append(arg)
+    return out
+
+
+def _launch(nproc: int, args: list[str]) -> None:
+    """This command in ``nproc`` processes on this machine, through torchrun's own launcher."""
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import main as torchrun
+
+    try:
+        torchrun(["--standalone", "--nproc_per_node", str(nproc), "-m", "trm_sdk.train.cli", *args])
+    except ChildFailedError as exc:
+        raise click.ClickException(f"a training process failed; the job stopped.{exc}") from None
+
+
+@click.command(cls=_KeepsArgs, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="trm-train")
 @click.option(
     "--task",
@@ -130,6 +169,14 @@ def _show(text: str | None) -> str | None:
 )
 @click.option("--device", default=None, help="auto, cpu, cuda, cuda:N (default: auto).")
 @click.option("--compile/--no-compile", "compile_", default=None, help="torch.compile the step.")
+@click.option(
+    "--nproc",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Train data-parallel in this many processes on this machine (one per GPU; starts torchrun). "
+    "batch_size stays the global batch. For several machines run torchrun yourself.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def main(
     task: str,
@@ -145,15 +192,18 @@ def main(
     overrides: tuple[str, ...],
     device: str | None,
     compile_: bool | None,
+    nproc: int,
     quiet: bool,
 ) -> None:
     """Train a Tiny Recursive Model with deep supervision, ACT halting, EMA and a curriculum."""
     _require_torch()
     from trm_sdk.network import TRMConfig
 
-    from . import checkpoint
+    from . import checkpoint, distributed
     from .trainer import TrainConfig, Trainer
 
+    world = distributed.World.from_env()
+    quiet = quiet or not world.is_main  # one progress bar and one log: rank 0's
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s")
     model_over, train_over = _parse_overrides(
         overrides, {f.name for f in fields(TRMConfig)}, {f.name for f in fields(TrainConfig)}
@@ -161,6 +211,17 @@ def main(
     out_dir = out_dir or Path("runs") / task
     if resume is not None and init_from is not None:
         raise click.UsageError("--resume and --init-from exclude each other: resume continues a run exactly")
+    if nproc > 1:
+        if "TORCHELASTIC_RUN_ID" in os.environ:
+            raise click.UsageError("--nproc starts torchrun; under torchrun, leave it out")
+        batch = train_over.get("batch_size")
+        if isinstance(batch, int):  # said once here rather than by every process
+            try:
+                distributed.World(rank=0, size=nproc).local_batch(batch)
+            except ValueError as exc:
+                raise click.BadParameter(str(exc), param_hint="--set batch_size") from None
+        _launch(nproc, _without_nproc(click.get_current_context().meta["raw_args"]))
+        return
     try:
         if resume is not None:
             body = checkpoint.load(resume)
@@ -188,42 +249,32 @@ def main(
         if compile_ is not None:
             train_values["compile"] = compile_
         cfg = TrainConfig.from_dict(train_values)
-        trainer = Trainer(model_cfg, cfg, out_dir, state_dir=state_dir)
-        if resume is not None:
-            trainer.resume(resume)
-        if init_from is not None:
-            trainer.init_from(init_from)
+        world.local_batch(cfg.batch_size)  # refused before any process waits for another
+        device_ = distributed.device_for(cfg.device, world)
+        group = distributed.process_group(world, device_, cfg.dist_timeout_s)
     except (ValueError, FileNotFoundError, TRMError) as exc:
         raise click.ClickException(str(exc)) from exc
 
-    click.echo(
-        f"TRM {model_cfg.hidden}d x{model_cfg.n_blocks} blocks, T={model_cfg.T} n={model_cfg.n}, "
-        f"{trainer.model.num_params():,} parameters on {trainer.device}; starting at step {trainer.step}",
-        err=True,
-    )
-    start = time.monotonic()
-    if quiet:
-        summary = trainer.train()
-    else:
-        length = (steps - trainer.step) if steps else max(int(minutes * 60), 1)
-        with click.progressbar(
-            length=length,
-            label="training",
-            file=sys.stderr,
-            show_pos=bool(steps),
-            item_show_func=_show,
-        ) as bar:
-
-            def report(step: int, stats: dict[str, Any]) -> None:
-                done = step - (steps - length) if steps else int(time.monotonic() - start)
-                bar.update(
-                    max(0, done - bar.pos),
-                    f"loss {stats['loss']:.3f} exact {stats['exact']:.1%} "
-                    f"steps {stats['halt_steps']:.1f} stage {stats['stage']} "
-                    f"{stats['steps_per_s']:.1f} it/s",
-                )
-
-            summary = trainer.train(progress=report)
+    with group:
+        try:
+            trainer = Trainer(model_cfg, cfg, out_dir, state_dir=state_dir, world=world)
+            if resume is not None:
+                trainer.resume(resume)
+            if init_from is not None:
+                trainer.init_from(init_from)
+        except (ValueError, FileNotFoundError, TRMError) as exc:
+            raise click.ClickException(str(exc)) from exc
+        if world.is_main:
+            processes = f" x {world.size} processes ({distributed.backend_for(trainer.device)})"
+            click.echo(
+                f"TRM {model_cfg.hidden}d x{model_cfg.n_blocks} blocks, T={model_cfg.T} n={model_cfg.n}, "
+                f"{trainer.model.num_params():,} parameters on {trainer.device}"
+                f"{processes if world.size > 1 else ''}; starting at step {trainer.step}",
+                err=True,
+            )
+        summary = trainer.train() if quiet else _train_with_progress(trainer, steps, minutes)
+    if not world.is_main:
+        return
     click.echo(json.dumps(summary, indent=2))
     click.echo(f"saved {out_dir / 'latest.pt'} (resumable) and {out_dir / 'ema_weights.pt'}", err=True)
     if state_dir is not None:
@@ -235,5 +286,36 @@ def main(
         )
 
 
+def _train_with_progress(trainer: Trainer, steps: int, minutes: float) -> dict[str, Any]:
+    start = time.monotonic()
+    length = (steps - trainer.step) if steps else max(int(minutes * 60), 1)
+    with click.progressbar(
+        length=length,
+        label="training",
+        file=sys.stderr,
+        show_pos=bool(steps),
+        item_show_func=_show,
+    ) as bar:
+
+        def report(step: int, stats: dict[str, Any]) -> None:
+            done = step - (steps - length) if steps else int(time.monotonic() - start)
+            bar.update(
+                max(0, done - bar.pos),
+                f"loss {stats['loss']:.3f} exact {stats['exact']:.1%} "
+                f"steps {stats['halt_steps']:.1f} stage {stats['stage']} "
+                f"{stats['steps_per_s']:.1f} it/s",
+            )
+
+        return trainer.train(progress=report)
+
+
+def run() -> None:
+    """``python -m trm_sdk.train.cli``, as torchrun starts it: a process's error, traceback included,
+    reaches torchrun's failure summary (its error file), which names the rank."""
+    from torch.distributed.elastic.multiprocessing.errors import record
+
+    record(main)()
+
+
 if __name__ == "__main__":
-    main()
+    run()

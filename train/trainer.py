@@ -2,6 +2,12 @@
 
 Read top to bottom: refill halted slots, one supervision step forward, loss, backward, optimizer step, EMA,
 halting decisions, log, evaluate, checkpoint. Every optimizer step is one supervision step of the batch.
+
+Under torchrun the same loop runs data-parallel (``distributed.py``): ``batch_size`` is the global batch
+and each process holds its slice of the slots. Rank 0 draws the fresh puzzles for every halted slot of
+the global batch and shares them, each process steps its slice through DDP (gradients averaged, so the
+step is the one-process step), and the per-slot results are gathered so that every process knows which
+slots halted. The puzzles, and so the weights, do not depend on the number of processes.
 """
 
 from __future__ import annotations
@@ -18,12 +24,14 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.nn.parallel import DistributedDataParallel
 
 from trm_sdk.network import TRM, TRMConfig, checked_fields
 from trm_sdk.tasks import Task, get_task
 
-from . import checkpoint
+from . import checkpoint, distributed
 from .data import CurriculumStream, StreamConfig
+from .distributed import World
 from .evaluate import evaluate
 from .losses import cross_entropy, halting_loss
 
@@ -33,8 +41,8 @@ log = logging.getLogger("trm_sdk.train")
 @dataclass
 class TrainConfig:
     task: str = "sudoku"
-    batch_size: int = 768
-    lr: float = 1e-4
+    batch_size: int = 768  # the global batch: split over the processes of a torchrun job
+    lr: float = 1e-4  # for the global batch, whatever the number of processes
     warmup_steps: int = 2000
     weight_decay: float = 1.0
     beta1: float = 0.9
@@ -61,6 +69,7 @@ class TrainConfig:
     files: tuple[str, ...] = ()  # training-allowed puzzle files
     eval_files: tuple[str, ...] = ()  # held-out sets scored at the end of the run (evaluation-only is fine)
     eval_limit: int = 1000  # puzzles per eval file
+    dist_timeout_s: float = 600.0  # torchrun: a process waiting this long for the others fails the job
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -95,8 +104,10 @@ class CompiledNet:
     the eager model stays untouched for the speed probe, the fallback and export.
     """
 
-    def __init__(self, model: TRM, mode: str) -> None:
+    def __init__(self, model: TRM, mode: str, runner: torch.nn.Module | None = None) -> None:
+        """``runner``: the module whose call runs ``model`` (its DDP wrapper under torchrun)."""
         self.model = model
+        self.runner = runner if runner is not None else model
         self.net = torch.compile(model.net, mode=mode)
 
     def __call__(
@@ -104,31 +115,43 @@ class CompiledNet:
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         self.model.__dict__["net"] = self.net
         try:
-            return self.model(tokens, y, z)
+            return self.runner(tokens, y, z)
         finally:
             del self.model.__dict__["net"]
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 class Trainer:
     def __init__(
-        self, model_cfg: TRMConfig, cfg: TrainConfig, out_dir: str | Path, state_dir: str | Path | None = None
+        self,
+        model_cfg: TRMConfig,
+        cfg: TrainConfig,
+        out_dir: str | Path,
+        state_dir: str | Path | None = None,
+        world: World | None = None,
     ) -> None:
         """``state_dir``: where every save also writes the resumable state split into files under 15 MiB
-        (checkpoint.save_split), the form that is committed and that a GPU window brings back."""
+        (checkpoint.save_split), the form that is committed and that a GPU window brings back.
+
+        ``world``: this process's place in a torchrun job (``World.from_env()``), whose process group
+        must be up (``distributed.process_group``); a one-process run without it.
+        """
         self.cfg = cfg
+        self.world = world or World()
         self.out_dir = Path(out_dir)
         self.state_dir = Path(state_dir) if state_dir is not None else None
         self.task = get_task(cfg.task)  # an unknown task is an error here, before any work
-        self.device = resolve_device(cfg.device)
-        torch.manual_seed(cfg.seed)
+        self.local_batch = self.world.local_batch(cfg.batch_size)  # before any collective: a clear error
+        self.device = distributed.device_for(cfg.device, self.world)
+        torch.manual_seed(cfg.seed)  # the same initial weights in every process (DDP also broadcasts them)
         self.model = TRM(model_cfg).to(self.device)
-        self.ema = self._fresh_ema()
+        # The module a step calls: the model, or under torchrun its DDP wrapper, which averages gradients
+        # over the processes during backward.
+        self.runner: torch.nn.Module = self.model
+        if self.world.size > 1:
+            self.runner = DistributedDataParallel(
+                self.model, device_ids=[self.device] if self.device.type == "cuda" else None
+            )
+        self.ema = self._fresh_ema()  # rank 0's alone: only rank 0 evaluates and saves
         decay: list[torch.nn.Parameter] = []
         no_decay: list[torch.nn.Parameter] = []
         for name, p in self.model.named_parameters():
@@ -141,16 +164,23 @@ class Trainer:
             **({"fused": True} if self.device.type == "cuda" else {}),
         )
         self._ema_keys = [k for k, v in self.model.state_dict().items() if v.is_floating_point()]
-        self.stream = _make_stream(self.task, cfg, model_cfg, _data_workers(cfg.data_workers, self.device))
+        # Rank 0 draws every puzzle of the global batch and shares them: one stream, one data position,
+        # and puzzle generation is not repeated in every process.
+        self.stream: CurriculumStream | None = None
+        if self.world.is_main:
+            workers = _data_workers(cfg.data_workers, self.device, self.world.local_size)
+            self.stream = _make_stream(self.task, cfg, model_cfg, workers)
+        # Halting exploration of fresh puzzles, drawn on rank 0 with the puzzles and saved with them.
+        self.explore_rng = np.random.default_rng([cfg.seed, 0x68616C74])
         # Compiled lazily on its first call; the eager model stays for the speed probe and as the fallback.
         self.compiled: Callable[..., Any] | None = None
         if cfg.compile:
             if cfg.compile_scope not in ("net", "step"):
                 raise ValueError(f"compile_scope must be 'net' or 'step', not {cfg.compile_scope!r}")
             self.compiled = (
-                CompiledNet(self.model, cfg.compile_mode)
+                CompiledNet(self.model, cfg.compile_mode, self.runner)
                 if cfg.compile_scope == "net"
-                else torch.compile(self.model, mode=cfg.compile_mode)
+                else torch.compile(self.runner, mode=cfg.compile_mode)
             )
         self.compile_error: str | None = None
         self.autocast = self.device.type == "cuda"  # bf16 forward on a GPU, as the reference
@@ -158,16 +188,29 @@ class Trainer:
         self.elapsed_s = 0.0  # training time over all windows, for the record
         self.history: list[dict[str, Any]] = []
         self.init_source: dict[str, Any] | None = None  # the exported model a fresh run started from
-        self.eval_set = self.task.eval_set(cfg.seed, cfg.eval_size)
+        self.eval_set = self.task.eval_set(cfg.seed, cfg.eval_size) if self.world.is_main else None
+
+    @property
+    def data(self) -> CurriculumStream:
+        """The data stream, which rank 0 alone holds."""
+        if self.stream is None:
+            raise RuntimeError(f"rank {self.world.rank} has no data stream: rank 0 draws, saves and reports")
+        return self.stream
 
     # -- state ---------------------------------------------------------------------------------------------
 
+    def data_state(self) -> dict[str, Any]:
+        """The data position: the stream's, and the halting exploration's random state."""
+        return {**self.data.state_dict(), "explore_rng": self.explore_rng.bit_generator.state}
+
     def save(self, path: Path, info: dict[str, Any] | None = None) -> Path:
+        """Rank 0's job: its weights are every process's, and it holds the EMA and the data position."""
         record = {
             "elapsed_s": round(self.elapsed_s, 1),
             "hardware": _hardware(self.device),
+            "processes": self.world.size,
             "history": self.history[-200:],
-            "curriculum_stage": self.stream.describe(),
+            "curriculum_stage": self.data.describe(),
             **({"init_from": self.init_source} if self.init_source else {}),
             **(info or {}),
         }
@@ -179,7 +222,7 @@ class Trainer:
             optimizer=self.optimizer,
             step=self.step,
             train_config=asdict(self.cfg),
-            data_state=self.stream.state_dict(),
+            data_state=self.data_state(),
             info=record,
         )
         if self.state_dir is not None:
@@ -187,7 +230,12 @@ class Trainer:
         return saved
 
     def resume(self, path: str | Path) -> None:
-        """Continue exactly where a saved run stopped: weights, EMA, moments, step, schedule, data."""
+        """Continue exactly where a saved run stopped: weights, EMA, moments, step, schedule, data.
+
+        At any number of processes, whatever the number that saved: the global batch, and so the
+        puzzles and the steps, do not depend on it. Every process reads the file (on a cluster it must be
+        on every machine); rank 0 takes the data position.
+        """
         body = checkpoint.load(path)
         if body["model_config"] != self.model.cfg.to_dict():
             raise ValueError(
@@ -196,10 +244,11 @@ class Trainer:
         self.model.load_state_dict(
             {k: v.to(torch.float32) if v.is_floating_point() else v for k, v in body["model"].items()}
         )
-        self.ema = {
-            k: v.to(self.device, torch.float32) if v.is_floating_point() else v.to(self.device)
-            for k, v in body["ema"].items()
-        }
+        if self.world.is_main:
+            self.ema = {
+                k: v.to(self.device, torch.float32) if v.is_floating_point() else v.to(self.device)
+                for k, v in body["ema"].items()
+            }
         if body["optimizer"] is not None:
             opt_state = body["optimizer"]
             self.optimizer.load_state_dict(opt_state)
@@ -211,11 +260,16 @@ class Trainer:
         self.elapsed_s = float(body["info"].get("elapsed_s", 0.0))
         self.history = list(body["info"].get("history", []))
         self.init_source = body["info"].get("init_from")  # a run begun with --init-from keeps saying so
-        if body["data_state"] is not None:
+        if body["data_state"] is not None and self.stream is not None:
             self.stream.load_state_dict(body["data_state"])
+            if "explore_rng" in body["data_state"]:  # absent before the exploration had its own stream
+                self.explore_rng.bit_generator.state = body["data_state"]["explore_rng"]
 
     def _fresh_ema(self) -> dict[str, torch.Tensor]:
-        """An fp32 EMA that starts at the model's current weights."""
+        """An fp32 EMA that starts at the model's current weights; empty on ranks other than 0, which
+        neither evaluate nor save."""
+        if not self.world.is_main:
+            return {}
         return {k: v.detach().clone().float() for k, v in self.model.state_dict().items()}
 
     def init_from(self, model_dir: str | Path) -> None:
@@ -249,7 +303,7 @@ class Trainer:
         return self.cfg.lr * min(1.0, (self.step + 1) / warm) if warm > 0 else self.cfg.lr
 
     def _new_carry(self) -> Carry:
-        B, S = self.cfg.batch_size, self.model.cfg.seq_len
+        B, S = self.local_batch, self.model.cfg.seq_len  # this process's slots of the global batch
         y, z = self.model.initial_state(B)
         if self.autocast:  # carry what the bf16 forward returns, so a compiled step sees one dtype only
             y, z = y.to(torch.bfloat16), z.to(torch.bfloat16)
@@ -265,23 +319,70 @@ class Trainer:
             torch.ones(B, dtype=torch.bool, device=self.device),
         )
 
-    def _refill(self, carry: Carry) -> None:
-        idx = carry.halted.nonzero().squeeze(-1)
+    def _fresh_puzzles(self, count: int) -> torch.Tensor:
+        """(count, 2 * S + 1): question tokens, answer tokens and minimum steps of ``count`` fresh puzzles,
+        drawn by rank 0 and shared with every process."""
+        S = self.model.cfg.seq_len
+        if self.world.is_main:
+            questions, answers = self.data.next_batch(count)
+            explore = self.explore_rng.random(count) < self.cfg.halt_explore
+            random_min = self.explore_rng.integers(2, self.model.cfg.N_sup + 1, count)
+            min_steps = np.where(explore, random_min, 1)[:, None]
+            rows = torch.as_tensor(np.concatenate([questions, answers, min_steps], axis=1, dtype=np.int64))
+            fresh = rows.to(self.device)
+        else:
+            fresh = torch.empty((count, 2 * S + 1), dtype=torch.long, device=self.device)
+        return distributed.broadcast(self.world, fresh)
+
+    def _refill(self, carry: Carry, halted: np.ndarray) -> None:
+        """Fresh puzzles into this process's halted slots. ``halted``: (batch_size,) over the global batch,
+        the same in every process, so every process asks rank 0 for the same number of puzzles."""
+        idx = np.flatnonzero(halted)
         if not len(idx):
             return
-        questions, answers = self.stream.next_batch(len(idx))
-        carry.tokens[idx] = torch.as_tensor(questions, device=self.device)
-        carry.labels[idx] = torch.as_tensor(answers, device=self.device)
-        y0, z0 = self.model.initial_state(len(idx))
-        carry.y[idx], carry.z[idx] = y0.to(carry.y.dtype), z0.to(carry.z.dtype)
-        carry.steps[idx] = 0
-        explore = torch.rand(len(idx), device=self.device) < self.cfg.halt_explore
-        random_min = torch.randint(2, self.model.cfg.N_sup + 1, (len(idx),), device=self.device)
-        carry.min_steps[idx] = torch.where(explore, random_min, torch.ones_like(random_min))
-        carry.halted[idx] = False
+        S = self.model.cfg.seq_len
+        fresh = self._fresh_puzzles(len(idx))
+        start, stop = self.world.slots(self.cfg.batch_size)
+        mine = (idx >= start) & (idx < stop)
+        if not mine.any():
+            return
+        local = torch.as_tensor(idx[mine] - start, device=self.device)
+        rows = fresh[torch.as_tensor(mine, device=self.device)]
+        carry.tokens[local] = rows[:, :S]
+        carry.labels[local] = rows[:, S : 2 * S]
+        carry.min_steps[local] = rows[:, 2 * S]
+        y0, z0 = self.model.initial_state(len(local))
+        carry.y[local], carry.z[local] = y0.to(carry.y.dtype), z0.to(carry.z.dtype)
+        carry.steps[local] = 0
+        carry.halted[local] = False
+
+    def _gather(
+        self, carry: Carry, exact: torch.Tensor, loss: torch.Tensor, stop: bool
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, bool]:
+        """Every process's step results in global slot order: halted, exact, steps (batch_size,), the
+        mean loss, and whether any process wants to stop. One small collective per step."""
+        b = self.local_batch
+        mine = torch.cat(
+            [
+                carry.halted.float(),
+                exact.float(),
+                carry.steps.float(),
+                torch.stack([loss.detach().float(), torch.tensor(float(stop), device=self.device)]),
+            ]
+        )
+        table = distributed.all_gather(self.world, mine).cpu().numpy()  # (world, 3b + 2), rank order
+        return (
+            table[:, :b].reshape(-1) > 0,
+            table[:, b : 2 * b].reshape(-1),
+            table[:, 2 * b : 3 * b].reshape(-1).astype(np.int64),
+            float(table[:, 3 * b].mean()),  # the slices are equal, so this is the global batch's loss
+            bool(table[:, 3 * b + 1].any()),
+        )
 
     @torch.no_grad()
     def _update_ema(self) -> None:
+        if not self.world.is_main:
+            return
         decay = min(self.cfg.ema_decay, (1 + self.step) / (10 + self.step))  # short runs: don't lag at start
         state = self.model.state_dict()
         torch._foreach_lerp_(
@@ -311,7 +412,7 @@ class Trainer:
 
     def _step(self, carry: Carry, eager: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         if eager or self.compiled is None:
-            return self._supervision_step(self.model, carry)
+            return self._supervision_step(self.runner, carry)
         try:
             return self._supervision_step(self.compiled, carry)
         except Exception as exc:  # a compiler failure must not cost the rest of a GPU window
@@ -321,15 +422,19 @@ class Trainer:
             )
             self.compiled = None
             self.optimizer.zero_grad(set_to_none=True)
-            return self._supervision_step(self.model, carry)
+            return self._supervision_step(self.runner, carry)
 
     def train(self, progress: Callable[[int, dict[str, Any]], None] | None = None) -> dict[str, Any]:
+        """Train until ``max_steps`` or the budget; then (rank 0) evaluate and save. ``progress`` is
+        called on rank 0 only, with metrics of the global batch."""
         cfg, n_sup = self.cfg, self.model.cfg.N_sup
+        main = self.world.is_main
         start = time.monotonic()
         window_start_step = self.step
         deadline = start + cfg.budget_s if cfg.budget_s > 0 else math.inf
         last_save = start
         carry = self._new_carry()
+        halted = np.ones(cfg.batch_size, dtype=bool)  # the global batch's slots that take a fresh puzzle
         finished_exact: list[float] = []
         finished_steps: list[int] = []
         step_times: list[float] = []
@@ -337,17 +442,13 @@ class Trainer:
         probe = cfg.speed_probe if self.compiled is not None else 0
         probe_times: dict[str, list[float]] = {"eager": [], "compiled": []}
         latest = self.out_dir / "latest.pt"
+        # Every process must take each step, or the others wait for it: stopping is decided together.
+        stop = distributed.any_rank(self.world, time.monotonic() + 10.0 > deadline, self.device)
         try:
-            while True:
-                if cfg.max_steps and self.step >= cfg.max_steps:
-                    break
-                # Stop with room to evaluate and save: estimate from the slowest recent step.
-                reserve = 5 * max(step_times[-20:], default=0.0) + 10.0
-                if time.monotonic() + reserve > deadline:
-                    break
+            while not stop and not (cfg.max_steps and self.step >= cfg.max_steps):
                 t0 = time.monotonic()
                 self.model.train()
-                self._refill(carry)
+                self._refill(carry, halted)
                 for group in self.optimizer.param_groups:
                     group["lr"] = self._lr()
                 eager = self.step - window_start_step < probe
@@ -360,50 +461,59 @@ class Trainer:
                     carry.steps += 1
                     halt = (q_halt.detach() > 0) & (carry.steps >= carry.min_steps)
                     carry.halted = halt | (carry.steps >= n_sup)
-                    done = carry.halted.nonzero().squeeze(-1)  # waits for the step: times below are true
-                    if len(done):
-                        flags = exact[done].float().cpu().numpy()
-                        finished_exact.extend(flags.tolist())
-                        finished_steps.extend(carry.steps[done].cpu().tolist())
-                        if self.stream.report(flags):
-                            log.info("step %d: curriculum advanced to %s", self.step, self.stream.describe())
+                # Stop with room to evaluate and save: estimate from the slowest recent step.
+                reserve = 5 * max([*step_times[-19:], time.monotonic() - t0]) + 10.0
+                halted, exact_all, steps_all, mean_loss, stop = self._gather(
+                    carry, exact, loss, time.monotonic() + reserve > deadline
+                )
+                done = np.flatnonzero(halted)
+                if len(done):
+                    flags = exact_all[done]
+                    finished_exact.extend(flags.tolist())
+                    finished_steps.extend(steps_all[done].tolist())
+                    if self.stream is not None and self.stream.report(flags):
+                        log.info("step %d: curriculum advanced to %s", self.step, self.stream.describe())
                 step_times.append(time.monotonic() - t0)
                 if probe and self.step - window_start_step <= 2 * probe:
                     probe_times["eager" if eager else "compiled"].append(step_times[-1])
 
-                if self.step % 25 == 0 or self.step == 1:
+                if main and (self.step % 25 == 0 or self.step == 1):
                     stats = {
                         "step": self.step,
-                        "loss": round(loss.item(), 4),
+                        "loss": round(mean_loss, 4),
                         "exact": round(float(np.mean(finished_exact[-1000:] or [0])), 4),
                         "halt_steps": round(float(np.mean(finished_steps[-1000:] or [0])), 2),
-                        "stage": self.stream.stage + 1,
+                        "stage": self.data.stage + 1,
                         "steps_per_s": round(1.0 / max(float(np.mean(step_times[-25:])), 1e-9), 2),
                     }
                     if progress:
                         progress(self.step, stats)
-                if cfg.eval_every and self.step % cfg.eval_every == 0:
+                if main and cfg.eval_every and self.step % cfg.eval_every == 0:
                     self.record_eval()
-                if time.monotonic() - last_save > cfg.save_every_s:
+                if main and time.monotonic() - last_save > cfg.save_every_s:
                     self.elapsed_s += time.monotonic() - last_save
                     last_save = time.monotonic()
                     self.save(latest)
         except KeyboardInterrupt:  # Ctrl-C ends the run like a spent budget: evaluate and save
             log.warning("interrupted at step %d; saving", self.step)
         finally:
-            self.stream.close()
+            if self.stream is not None:
+                self.stream.close()
         self.elapsed_s += time.monotonic() - last_save
         train_wall = time.monotonic() - start
-        result = self.record_eval()
         steps_done = self.step - window_start_step
-        summary = {
+        summary: dict[str, Any] = {
             "steps": self.step,
             "window_steps": steps_done,
             "window_s": round(train_wall, 1),
             "steps_per_s": round(steps_done / max(sum(step_times), 1e-9), 3),
             "train_exact_recent": round(float(np.mean(finished_exact[-1000:] or [0])), 4),
-            "eval": result,
         }
+        if self.world.size > 1:
+            summary["processes"] = self.world.size
+        if not main:
+            return summary  # rank 0 evaluates and saves; the others are done
+        summary["eval"] = self.record_eval()
         if probe:
             summary["speed"] = speed_report(probe_times, self.compile_error)
         if cfg.eval_files:
@@ -438,6 +548,8 @@ class Trainer:
         return out
 
     def record_eval(self) -> dict[str, Any]:
+        if self.eval_set is None:
+            raise RuntimeError(f"rank {self.world.rank} does not evaluate: rank 0 does")
         questions, answers = self.eval_set
         result = evaluate(
             self.ema_model(),
@@ -450,7 +562,7 @@ class Trainer:
         entry = {
             "step": self.step,
             "elapsed_s": round(self.elapsed_s, 1),
-            "stage": self.stream.stage + 1,
+            "stage": self.data.stage + 1,
             **{k: round(v, 4) for k, v in result.items()},
         }
         self.history.append(entry)
@@ -480,14 +592,14 @@ def speed_report(times: dict[str, list[float]], compile_error: str | None) -> di
     return report
 
 
-def _data_workers(requested: int, device: torch.device) -> int:
-    """Generating processes: on a GPU, all cores but two (the loop and the system); on a CPU, none, since
-    the network's own threads need every core there."""
+def _data_workers(requested: int, device: torch.device, local_processes: int = 1) -> int:
+    """Generating processes (rank 0's): on a GPU, all cores but one per training process on the machine
+    and one for the system; on a CPU, none, since the network's own threads need every core there."""
     if requested >= 0:
         return requested
     if device.type != "cuda":
         return 0
-    return max(1, min(14, (os.cpu_count() or 2) - 2))
+    return max(1, min(14, (os.cpu_count() or 2) - 1 - local_processes))
 
 
 def _make_stream(task: Task, cfg: TrainConfig, model_cfg: TRMConfig, workers: int = 0) -> CurriculumStream:
