@@ -80,6 +80,27 @@ def _summary(manifest: Any) -> list[str]:
     return lines
 
 
+def _export_web(task: str, model_dir: Path | None, out: Path, puzzles: int, quiet: bool) -> None:
+    """The static web folder of an exported model (default: the shipped one), with onnxruntime-web."""
+    from trm_sdk.shipped import model_dir as shipped
+
+    from .web import build_web
+
+    def progress(message: str) -> None:
+        if not quiet:
+            click.echo(f"[trm-export] {message}", err=True)
+
+    try:
+        built = build_web(model_dir or shipped(task), out, puzzles_per_level=puzzles, progress=progress)
+    except (TRMError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"web page for the {built.task} model in {built.out} ({_size(built.bytes)}, onnxruntime-web "
+        f"{built.onnxruntime_web}, {built.puzzles} generated puzzles) in {built.seconds:.1f} s; "
+        f"serve it with: trm web serve {built.out}"
+    )
+
+
 def _export_tensorrt(task: str, model_dir: Path | None, out: Path, precision: str, max_batch: int) -> None:
     """Build (or find cached) the engine of an exported model into ``out``: the same builder, file
     names and sidecar as the runtime's cache, so ``TRM_SDK_CACHE=OUT`` makes a Solver use it."""
@@ -120,7 +141,7 @@ def _export_tensorrt(task: str, model_dir: Path | None, out: Path, precision: st
     "--model",
     "model_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="--format tensorrt: the exported ONNX model folder (default: the model shipped for --task).",
+    help="--format tensorrt or web: the exported ONNX model folder (default: the model shipped for --task).",
 )
 @click.option(
     "--precision",
@@ -139,16 +160,25 @@ def _export_tensorrt(task: str, model_dir: Path | None, out: Path, precision: st
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["onnx", "tensorrt"]),
+    type=click.Choice(["onnx", "tensorrt", "web"]),
     default="onnx",
     show_default=True,
-    help="onnx: graphs and manifest from a checkpoint; tensorrt: an engine for this machine's GPU.",
+    help="onnx: graphs and manifest from a checkpoint; tensorrt: an engine for this machine's GPU; "
+    "web: a static web page that runs the model in the browser (needs Node.js and npm to build).",
+)
+@click.option(
+    "--puzzles",
+    type=click.IntRange(1, 100),
+    default=3,
+    show_default=True,
+    help="--format web: generated puzzles per difficulty level in the page's list.",
 )
 @click.option(
     "--out",
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Model directory to write (step.onnx, unrolled.onnx, manifest.json).",
+    help="Folder to write: the model directory (onnx: step.onnx, unrolled.onnx, manifest.json), the "
+    "engine cache (tensorrt) or the static web folder (web).",
 )
 @click.option(
     "--verify-data",
@@ -185,6 +215,7 @@ def main(
     precision: str,
     max_batch: int,
     fmt: str,
+    puzzles: int,
     out: Path,
     verify_data: tuple[Path, ...],
     n_verify: int,
@@ -199,10 +230,14 @@ def main(
     Runtime's answers differ from PyTorch's beyond rounding. Needs the export extra (PyTorch, onnx).
 
     --format tensorrt instead builds a TensorRT engine of an exported model for this machine's GPU
-    (the tensorrt extra).
+    (the tensorrt extra). --format web writes a static folder that plays an exported model in a web
+    page with onnxruntime-web (fetched with npm ci); serve it with: trm web serve OUT.
     """
     if fmt == "tensorrt":
         _export_tensorrt(task, model_dir, out, precision, max_batch)
+        return
+    if fmt == "web":
+        _export_web(task, model_dir, out, puzzles, quiet)
         return
     if checkpoint is None:
         raise click.UsageError("--format onnx needs --checkpoint")

@@ -1,7 +1,7 @@
 """``trm``: solve puzzles, measure a model, and show what this machine can run. Each command is thin.
 
 One module per topic: ``common`` (shared options and input), ``solving`` (solve, info, generate),
-``measuring`` (eval, bench) and ``releasing`` (calibrate, compare).
+``measuring`` (eval, bench), ``releasing`` (calibrate, compare) and ``web`` (web serve).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from .. import __version__
-from . import measuring, releasing, solving
+from . import measuring, releasing, solving, web
 
 __all__ = ["main"]
 
@@ -28,5 +28,6 @@ for command in (
     measuring.bench,
     releasing.calibrate,
     releasing.compare,
+    web.web,
 ):
     main.add_command(command)

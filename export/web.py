@@ -1,0 +1,191 @@
+"""``trm-export --format web``: a static folder that plays an exported model in a web page.
+
+The folder is self-contained, so any static file server can host it (``trm web serve`` does, locally):
+the page and its modules (``web/`` in the source tree, ``trm_sdk/web/`` installed), the model's
+``manifest.json`` and step graph, the onnxruntime-web files the page imports, and a list of puzzles
+made by the task's generator at build time. onnxruntime-web comes from ``npm ci`` on the committed
+lockfile, so every build fetches the same, integrity-checked version; nothing is fetched at run time.
+
+Only the step graph travels: the page drives it step by step like the CPU backend, so the unrolled
+graph and ``weights.npz`` would be megabytes nobody loads. The manifest is copied unchanged, so the
+page checks the step graph's sha256 against it as the Python runtime does.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import trm_sdk
+from trm_sdk import __version__
+from trm_sdk.errors import TRMError
+from trm_sdk.manifest import MANIFEST_NAME, load_manifest
+from trm_sdk.tasks import get_task
+
+__all__ = ["PAGE_FILES", "WebBuild", "WebBuildError", "assets_dir", "build_web"]
+
+PAGE_FILES = ("index.html", "app.js", "trm.js", "style.css")  # the page; the task's module is added
+LOCK_FILES = ("package.json", "package-lock.json")
+ORT_PACKAGE = "onnxruntime-web"
+# The single-threaded wasm build and what it loads: ES module, its emscripten glue, the wasm binary.
+ORT_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
+BUILD_FILE = "build.json"  # what made the folder; its presence marks a folder a rebuild may overwrite
+PUZZLES_FILE = "puzzles.json"
+NPM_TIMEOUT_S = 600
+NEEDS_NODE = (
+    "trm-export --format web needs Node.js and npm to fetch onnxruntime-web "
+    "(Debian/Ubuntu: apt-get install nodejs npm; elsewhere: https://nodejs.org)"
+)
+
+
+class WebBuildError(TRMError):
+    """The web folder cannot be built; the message says what to install or change."""
+
+
+@dataclass(frozen=True)
+class WebBuild:
+    """What :func:`build_web` wrote."""
+
+    out: Path
+    task: str
+    onnxruntime_web: str  # the version npm installed from the lockfile
+    puzzles: int
+    bytes: int  # the whole folder
+    seconds: float
+
+
+def assets_dir() -> Path:
+    """The page's source files: ``trm_sdk/web/`` when installed, the top-level ``web/`` in a checkout."""
+    installed = Path(trm_sdk.__file__).resolve().parent / "web"
+    if (installed / "index.html").is_file():
+        return installed
+    checkout = installed.parent.parent / "web"
+    if (checkout / "index.html").is_file():
+        return checkout
+    raise WebBuildError(f"the web page's files are missing: neither {installed} nor {checkout} holds them")
+
+
+def _npm() -> str:
+    """npm's path; node must be on PATH too, since npm runs on it."""
+    npm = shutil.which("npm")
+    if npm is None or shutil.which("node") is None:
+        raise WebBuildError(NEEDS_NODE)
+    return npm
+
+
+def _npm_ci(assets: Path, progress: Callable[[str], None]) -> tuple[Path, Path, str]:
+    """Install the lockfile's onnxruntime-web into a fresh temporary folder: (temp root, dist, version)."""
+    npm = _npm()
+    root = Path(tempfile.mkdtemp(prefix="trm-web-npm-"))
+    for name in LOCK_FILES:
+        shutil.copyfile(assets / name, root / name)
+    progress(f"npm ci: {ORT_PACKAGE} from {assets / 'package-lock.json'}")
+    command = [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"]
+    try:
+        done = subprocess.run(
+            command, cwd=root, capture_output=True, text=True, timeout=NPM_TIMEOUT_S, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        shutil.rmtree(root, ignore_errors=True)
+        raise WebBuildError(f"npm ci failed to run: {exc}") from exc
+    if done.returncode != 0:
+        shutil.rmtree(root, ignore_errors=True)
+        tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-8:])
+        raise WebBuildError(f"npm ci failed (exit {done.returncode}); is the npm registry reachable?\n{tail}")
+    package = root / "node_modules" / ORT_PACKAGE
+    version = json.loads((package / "package.json").read_text(encoding="utf-8"))["version"]
+    return root, package, version
+
+
+def _puzzles(task_name: str, per_level: int, seed: int) -> dict[str, Any]:
+    """``per_level`` generated puzzles of each level, easiest first, as ``trm generate`` makes them."""
+    task = get_task(task_name)
+    entries, commands = [], []
+    for k, level in enumerate(task.levels):
+        rng = np.random.default_rng(seed + k)
+        commands.append(
+            f"trm generate --task {task_name} --level {level} --count {per_level} --seed {seed + k}"
+        )
+        for n in range(per_level):
+            puzzle, _ = task.generate(rng, level)
+            entries.append({"name": f"{level} {n + 1}", "level": level, "puzzle": task.to_string(puzzle)})
+    return {"task": task_name, "commands": commands, "puzzles": entries}
+
+
+def _prepare_out(out: Path) -> None:
+    """An empty or new folder, or a previous web build (rebuilt in place); anything else is refused."""
+    if out.exists() and not out.is_dir():
+        raise WebBuildError(f"{out} is a file, not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / BUILD_FILE).is_file():
+        raise WebBuildError(
+            f"{out} is not empty and holds no earlier web build; choose a new or empty folder"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def build_web(
+    model_dir: Path,
+    out: Path,
+    *,
+    puzzles_per_level: int = 3,
+    seed: int = 2026,
+    progress: Callable[[str], None] = lambda message: None,
+) -> WebBuild:
+    """Write the static web folder for the model in ``model_dir`` into ``out``.
+
+    The model is checked as a Solver would check it (schema and every file's sha256) before anything is
+    written, and the page must exist for its task (``web/<task>.js``).
+    """
+    started = time.perf_counter()
+    manifest = load_manifest(model_dir)
+    assets = assets_dir()
+    task_module = assets / f"{manifest.task}.js"
+    if not task_module.is_file():
+        pages = sorted(p.stem for p in assets.glob("*.js") if p.name not in PAGE_FILES)
+        raise WebBuildError(
+            f"there is no web page for {manifest.task} models yet (pages exist for: {', '.join(pages)})"
+        )
+    _npm()  # before anything is written
+    _prepare_out(out)
+    # Marks the folder as a web build from here on, so a build that fails half-way can be run again.
+    (out / BUILD_FILE).write_text(json.dumps({"complete": False}) + "\n", encoding="utf-8")
+    npm_root, package, version = _npm_ci(assets, progress)
+    try:
+        ort_out = out / "ort"
+        ort_out.mkdir(exist_ok=True)
+        for name in ORT_FILES:  # each carries its MIT licence header
+            shutil.copyfile(package / "dist" / name, ort_out / name)
+    finally:
+        shutil.rmtree(npm_root, ignore_errors=True)
+    for name in (*PAGE_FILES, task_module.name):
+        shutil.copyfile(assets / name, out / name)
+    model_out = out / "model"
+    model_out.mkdir(exist_ok=True)
+    shutil.copyfile(manifest.directory / MANIFEST_NAME, model_out / MANIFEST_NAME)
+    step = model_out / manifest.files["step"]["path"]  # the manifest's own relative path, kept
+    step.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(manifest.path("step"), step)
+    progress(f"generating {puzzles_per_level} puzzles per level")
+    puzzles = _puzzles(manifest.task, puzzles_per_level, seed)
+    (out / PUZZLES_FILE).write_text(json.dumps(puzzles, indent=1) + "\n", encoding="utf-8")
+    record = {
+        "complete": True,
+        "trm_sdk": __version__,
+        "onnxruntime_web": version,
+        "task": manifest.task,
+        "model": str(manifest.directory),
+        "step_sha256": manifest.files["step"]["sha256"],
+        "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    (out / BUILD_FILE).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    return WebBuild(out, manifest.task, version, len(puzzles["puzzles"]), size, time.perf_counter() - started)

@@ -1,0 +1,379 @@
+// trm.js: the trm-sdk runtime contract in the browser, on onnxruntime-web.
+//
+// The same contract trm_sdk/manifest.py describes and trm_sdk/recursion.py, halting.py and views.py
+// drive in Python: one supervision step graph (tokens, y, z, first) -> (y_out, z_out, logits, q_halt),
+// called once per step, each puzzle halting at the first step where sigmoid(q_halt) exceeds the
+// manifest's threshold, or at max_steps; views in waves of 1, 3, 12, 48 until one answer verifies.
+// Every shape comes from the manifest, so another exported model runs here unchanged. This module
+// knows no task: a task module (sudoku.js) supplies encoding, verification and its symmetry group.
+// It imports nothing either; the page passes onnxruntime-web in, so node can test the pure parts.
+
+export const FORMAT_VERSION = 1; // trm_sdk.manifest.FORMAT_VERSION: the manifest format read here
+export const STEP_INPUTS = ['tokens', 'y', 'z', 'first'];
+export const STEP_OUTPUTS = ['y_out', 'z_out', 'logits', 'q_halt'];
+
+/** A model folder that does not keep the contract: the message says what and where. */
+export class ModelError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'ModelError';
+  }
+}
+
+// -- halting (trm_sdk/halting.py) ------------------------------------------------------------------
+
+/** sigmoid(q), written with tanh as Python's halting.probability, so large logits cannot overflow. */
+export function probability(q) {
+  return 0.5 * (1 + Math.tanh(0.5 * q));
+}
+
+/** Whether a puzzle stops after 1-based `step`: Python's halting.halts for one row. */
+export function halts(q, threshold, step, maxSteps) {
+  return probability(q) > threshold || step >= maxSteps;
+}
+
+// -- views (trm_sdk/views.py) -----------------------------------------------------------------------
+
+/** How many views each wave runs: 1, then 3, 12, 48, ... (3 times the views so far), capped. */
+export function waves(views) {
+  const sizes = [];
+  let done = 0;
+  while (done < views) {
+    const size = Math.min(Math.max(1, 3 * done), views - done);
+    sizes.push(size);
+    done += size;
+  }
+  return sizes;
+}
+
+/** The tokens a view shows: view cell i shows original cell cells[i], token t shown as tokens[t]. */
+export function applyView(tokens, view) {
+  const out = new Int32Array(view.cells.length);
+  for (let i = 0; i < out.length; i++) out[i] = view.tokens[tokens[view.cells[i]]];
+  return out;
+}
+
+/** A viewed puzzle's (S, V) logits -> the same beliefs about the puzzle as given. */
+export function undoLogits(logits, view) {
+  const S = view.cells.length;
+  const V = view.tokens.length;
+  const out = new Float32Array(S * V);
+  for (let i = 0; i < S; i++) {
+    const src = i * V;
+    const dst = view.cells[i] * V;
+    for (let t = 0; t < V; t++) out[dst + t] = logits[src + view.tokens[t]];
+  }
+  return out;
+}
+
+// -- decoding ---------------------------------------------------------------------------------------
+
+/**
+ * (S, V) logits -> per cell the likeliest answer token (as an index into `answer`, a {first, count}
+ * range of the vocabulary) and the softmax over those tokens only: a model can never answer pad or
+ * blank, as in Python's task decoders.
+ */
+export function decode(logits, S, V, answer) {
+  const index = new Int32Array(S);
+  const probs = new Float32Array(S * answer.count);
+  for (let i = 0; i < S; i++) {
+    const base = i * V + answer.first;
+    let best = 0;
+    let max = -Infinity;
+    for (let k = 0; k < answer.count; k++) {
+      if (logits[base + k] > max) {
+        max = logits[base + k];
+        best = k;
+      }
+    }
+    let sum = 0;
+    for (let k = 0; k < answer.count; k++) sum += Math.exp(logits[base + k] - max);
+    for (let k = 0; k < answer.count; k++)
+      probs[i * answer.count + k] = Math.exp(logits[base + k] - max) / sum;
+    index[i] = best;
+  }
+  return { index, probs };
+}
+
+// -- random streams -----------------------------------------------------------------------------------
+
+/** A small seeded generator (mulberry32): a puzzle's views depend only on the seed and the puzzle. */
+export function rng(seed) {
+  let a = seed >>> 0;
+  return function next() {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** FNV-1a of (seed, tokens): the puzzle's own stream, as views.puzzle_rng is in Python. */
+export function puzzleSeed(seed, tokens) {
+  let h = 0x811c9dc5 ^ (seed >>> 0);
+  for (const t of tokens) h = Math.imul(h ^ t, 0x01000193) >>> 0;
+  return h >>> 0;
+}
+
+/** A uniformly random permutation of 0..n-1 (Fisher-Yates). */
+export function permutation(next, n) {
+  const p = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(next() * (i + 1));
+    [p[i], p[j]] = [p[j], p[i]];
+  }
+  return p;
+}
+
+// -- the model ------------------------------------------------------------------------------------------
+
+function shapeOf(manifest, kind, name) {
+  const list = manifest.io?.step?.[kind] ?? [];
+  const arg = list.find((a) => a.name === name);
+  if (!arg) throw new ModelError(`manifest.json: io.step.${kind} has no ${name}`);
+  return arg.shape;
+}
+
+function dims(manifest) {
+  const io = manifest.io?.step;
+  if (!io) throw new ModelError('manifest.json has no io.step: re-export the model with this trm-sdk');
+  for (const [kind, expected] of [
+    ['inputs', STEP_INPUTS],
+    ['outputs', STEP_OUTPUTS],
+  ]) {
+    const names = (io[kind] ?? []).map((a) => a.name);
+    if (names.join(',') !== expected.join(',')) {
+      throw new ModelError(
+        `manifest.json: the step graph has ${kind} ${names.join(', ')}; this page needs ${expected.join(', ')}`,
+      );
+    }
+  }
+  const [, S] = shapeOf(manifest, 'inputs', 'tokens');
+  const [, L, D] = shapeOf(manifest, 'inputs', 'y');
+  const [, , V] = shapeOf(manifest, 'outputs', 'logits');
+  for (const [what, value] of [
+    ['seq_len', S],
+    ['positions', L],
+    ['hidden', D],
+    ['vocab_size', V],
+  ]) {
+    if (!Number.isInteger(value) || value < 1) {
+      throw new ModelError(`manifest.json: the step graph's ${what} is ${value}, not a positive integer`);
+    }
+  }
+  if (manifest.encoding?.seq_len !== S || manifest.encoding?.vocab_size !== V) {
+    throw new ModelError(
+      `manifest.json: encoding (seq_len ${manifest.encoding?.seq_len}, vocab ${manifest.encoding?.vocab_size}) ` +
+        `does not match the step graph (${S}, ${V})`,
+    );
+  }
+  return { S, L, D, V };
+}
+
+async function fetchOk(url) {
+  const response = await fetch(url);
+  if (!response.ok) throw new ModelError(`cannot fetch ${url}: HTTP ${response.status}`);
+  return response;
+}
+
+function hex(buffer) {
+  return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * Load a model folder (its manifest.json and step graph) into an onnxruntime-web session.
+ * The step graph's sha256 is checked against the manifest, as the Python runtime does, wherever the
+ * browser offers hashing (secure contexts: https and localhost); `model.checked` says whether it did.
+ */
+export async function loadModel(ort, baseUrl, { threads = 1 } = {}) {
+  const base = new URL(baseUrl, globalThis.location?.href);
+  const manifest = await (await fetchOk(new URL('manifest.json', base))).json();
+  if (manifest.format !== FORMAT_VERSION) {
+    throw new ModelError(
+      `manifest.json has format ${manifest.format}; this page reads format ${FORMAT_VERSION}`,
+    );
+  }
+  const shape = dims(manifest);
+  const entry = manifest.files?.step;
+  if (!entry) throw new ModelError('manifest.json lists no step graph');
+  const bytes = new Uint8Array(await (await fetchOk(new URL(entry.path, base))).arrayBuffer());
+  let checked = false;
+  if (globalThis.crypto?.subtle) {
+    const actual = hex(await crypto.subtle.digest('SHA-256', bytes));
+    if (actual !== entry.sha256) {
+      throw new ModelError(
+        `${entry.path} has sha256 ${actual.slice(0, 12)}…, the manifest expects ${entry.sha256.slice(0, 12)}…`,
+      );
+    }
+    checked = true;
+  }
+  ort.env.wasm.numThreads = threads;
+  const started = performance.now();
+  const session = await ort.InferenceSession.create(bytes, {
+    executionProviders: ['wasm'],
+    graphOptimizationLevel: 'all',
+  });
+  const sessionMs = performance.now() - started;
+  for (const [kind, got, expected] of [
+    ['inputs', session.inputNames, STEP_INPUTS],
+    ['outputs', session.outputNames, STEP_OUTPUTS],
+  ]) {
+    if (got.join(',') !== expected.join(',')) {
+      throw new ModelError(
+        `${entry.path} has ${kind} ${got.join(', ')}; the contract is ${expected.join(', ')}`,
+      );
+    }
+  }
+  const model = new Model(ort, session, manifest, shape, { checked, sessionMs, threads });
+  // The first run of a session is several times slower than the rest (the wasm kernels warm up): one
+  // step on a blank puzzle here, while the player looks at the board, keeps it out of the first answer.
+  const blank = new Int32Array(shape.S).fill(manifest.encoding.blank ?? 0);
+  const warming = performance.now();
+  await model.recurse(blank, 1, { maxSteps: 1, threshold: 1 });
+  model.info.warmupMs = performance.now() - warming;
+  model.timing = { steps: 0, rows: 0, ms: 0 };
+  return model;
+}
+
+/** One loaded step graph and the defaults its manifest records. */
+export class Model {
+  constructor(ort, session, manifest, shape, info = {}) {
+    this.ort = ort;
+    this.session = session;
+    this.manifest = manifest;
+    Object.assign(this, shape); // S, L, D, V
+    this.info = info;
+    this.threshold = manifest.halting?.threshold ?? 0.5;
+    this.maxSteps = manifest.halting?.max_steps ?? manifest.model?.N_sup;
+    this.views = manifest.inference?.views ?? 1;
+    this.timing = { steps: 0, rows: 0, ms: 0 }; // every step run so far: calls, rows, time in run()
+  }
+
+  /**
+   * Supervision steps for n puzzles ((n * S) tokens) with per-puzzle halting and early exit, as
+   * Python's recursion.run: halted rows leave the batch, and `stop(rows, logits)` may end rows for
+   * reasons of its own (a verified sibling view); an ended row keeps what it had when it ended.
+   * Returns per row its logits (n * S * V), halting logit and halting step.
+   */
+  async recurse(tokens, n, { maxSteps, threshold, stop = null, onStep = null }) {
+    const { S, L, D, V } = this;
+    const { Tensor } = this.ort;
+    const LD = L * D;
+    const out = { logits: new Float32Array(n * S * V), qHalt: new Float32Array(n), steps: new Int32Array(n) };
+    let active = Array.from({ length: n }, (_, i) => i);
+    let tok = BigInt64Array.from(tokens, (t) => BigInt(t));
+    let y = new Float32Array(n * LD); // ignored where first is true: the graph starts from its own state
+    let z = new Float32Array(n * LD);
+    let first = new Uint8Array(n).fill(1);
+    for (let k = 1; k <= maxSteps; k++) {
+      const m = active.length;
+      const started = performance.now();
+      const result = await this.session.run({
+        tokens: new Tensor('int64', tok, [m, S]),
+        y: new Tensor('float32', y, [m, L, D]),
+        z: new Tensor('float32', z, [m, L, D]),
+        first: new Tensor('bool', first, [m]),
+      });
+      const ms = performance.now() - started;
+      this.timing.steps += 1;
+      this.timing.rows += m;
+      this.timing.ms += ms;
+      const q = result.q_halt.data;
+      const logits = result.logits.data;
+      let halt = Array.from(q, (v) => halts(v, threshold, k, maxSteps));
+      if (stop && !halt.every(Boolean)) {
+        const ended = stop(active, logits);
+        halt = halt.map((h, i) => h || ended[i]);
+      }
+      const remaining = [];
+      for (let i = 0; i < m; i++) {
+        if (halt[i]) {
+          const row = active[i];
+          out.logits.set(logits.subarray(i * S * V, (i + 1) * S * V), row * S * V);
+          out.qHalt[row] = q[i];
+          out.steps[row] = k;
+        } else {
+          remaining.push(i);
+        }
+      }
+      if (onStep) onStep({ step: k, rows: m, halted: m - remaining.length, ms });
+      if (!remaining.length) break;
+      const shrink = remaining.length < m;
+      y = shrink ? gather(result.y_out.data, remaining, LD) : result.y_out.data;
+      z = shrink ? gather(result.z_out.data, remaining, LD) : result.z_out.data;
+      tok = shrink ? gather(tok, remaining, S) : tok;
+      active = remaining.map((i) => active[i]);
+      first = new Uint8Array(remaining.length);
+    }
+    return out;
+  }
+
+  /**
+   * Solve one puzzle ((S) tokens) with verified views, as Python's views.run_views: the puzzle as
+   * given, then waves of views drawn by `draw(n)` until one answer verifies; every view of a wave ends
+   * at the first step where one of them verifies. With none verified, the view whose halting head was
+   * surest is kept. `verify(logits)` judges logits about the puzzle as given.
+   */
+  async solve(tokens, { views, maxSteps, threshold, verify, draw, onWave = null, onStep = null }) {
+    const { S, V } = this;
+    const options = { maxSteps: maxSteps ?? this.maxSteps, threshold: threshold ?? this.threshold, onStep };
+    const sizes = waves(views ?? this.views);
+    const firstRun = await this.recurse(tokens, 1, options);
+    const kept = {
+      logits: firstRun.logits,
+      qHalt: firstRun.qHalt[0],
+      steps: firstRun.steps[0],
+      verified: verify(firstRun.logits),
+      view: 0,
+      viewsRun: 1,
+    };
+    if (onWave) onWave({ wave: 1, size: 1, viewsRun: 1, verified: kept.verified });
+    if (kept.verified || sizes.length === 1) return kept;
+    const drawn = draw(sizes.reduce((a, b) => a + b, 0) - 1);
+    let done = 1;
+    for (const [w, size] of sizes.slice(1).entries()) {
+      const batch = drawn.slice(done - 1, done - 1 + size);
+      const viewed = new Int32Array(size * S);
+      batch.forEach((view, i) => viewed.set(applyView(tokens, view), i * S));
+      const rowLogits = (logits, i) => logits.subarray(i * S * V, (i + 1) * S * V);
+      const stop = (rows, logits) => {
+        const any = rows.some((r, i) => verify(undoLogits(rowLogits(logits, i), batch[r])));
+        return rows.map(() => any);
+      };
+      const run = await this.recurse(viewed, size, { ...options, stop });
+      let pick = -1;
+      let hit = false;
+      const undone = [];
+      for (let i = 0; i < size; i++) {
+        undone.push(undoLogits(rowLogits(run.logits, i), batch[i]));
+        if (verify(undone[i])) {
+          pick = i;
+          hit = true;
+          break;
+        }
+      }
+      if (!hit) pick = run.qHalt.indexOf(Math.max(...run.qHalt));
+      if (hit || run.qHalt[pick] > kept.qHalt) {
+        Object.assign(kept, {
+          logits: undone[pick],
+          qHalt: run.qHalt[pick],
+          steps: run.steps[pick],
+          verified: hit,
+          view: done + pick,
+        });
+      }
+      done += size;
+      kept.viewsRun = done;
+      if (onWave) onWave({ wave: w + 2, size, viewsRun: done, verified: kept.verified });
+      if (kept.verified) break;
+    }
+    return kept;
+  }
+}
+
+function gather(data, rows, width) {
+  const out = new data.constructor(rows.length * width);
+  rows.forEach((r, i) => out.set(data.subarray(r * width, (r + 1) * width), i * width));
+  return out;
+}
