@@ -28,29 +28,32 @@ FORMAT_VERSION = 1
 _COMPILE_PREFIX = "_orig_mod."
 
 
+def _walk(obj: Any, leaf: Any) -> Any:
+    """``obj`` with ``leaf`` applied to every value inside its dicts, lists and tuples."""
+    if isinstance(obj, dict):
+        return {k: _walk(v, leaf) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_walk(v, leaf) for v in obj)
+    return leaf(obj)
+
+
+def _to_safe(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(value).copy())
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
 def _safe(obj: Any) -> Any:
     """``obj`` with numpy arrays as tensors and numpy scalars as Python numbers, so the checkpoint loads
     with ``torch.load(weights_only=True)``: no pickled code runs when a checkpoint is read."""
-    if isinstance(obj, np.ndarray):
-        return torch.from_numpy(np.ascontiguousarray(obj).copy())
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, dict):
-        return {k: _safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_safe(v) for v in obj)
-    return obj
+    return _walk(obj, _to_safe)
 
 
 def _numpy(obj: Any) -> Any:
     """The data stream's state as it was saved: tensors back to numpy arrays."""
-    if torch.is_tensor(obj):
-        return obj.numpy()
-    if isinstance(obj, dict):
-        return {k: _numpy(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_numpy(v) for v in obj)
-    return obj
+    return _walk(obj, lambda v: v.numpy() if torch.is_tensor(v) else v)
 
 
 def _torch_load(path: Path) -> Any:
