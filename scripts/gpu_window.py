@@ -72,8 +72,7 @@ SETTINGS: dict[str, dict[str, Any]] = {
         "save_every_s": 120.0,
         "speed_probe": 40,
     },
-    "maze": {
-        "hidden": 256,
+    "maze": {  # the CPU run's network (conv mixer, hidden 64; trm_sdk.tasks.maze.training), a larger batch
         "batch_size": 256,
         "lr": 1e-4,
         "warmup_steps": 500,
@@ -86,7 +85,6 @@ SETTINGS: dict[str, dict[str, Any]] = {
 }
 QUICK = {  # a tiny network and batch: the whole job in about a minute on a CPU
     "hidden": 16,
-    "n_prefix": 2,
     "T": 1,
     "n": 1,
     "N_sup": 2,

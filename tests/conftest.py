@@ -46,11 +46,11 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def maze_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny TRM-Att maze model: it cannot solve mazes (mechanics only)."""
+    """A tiny maze model of the shipped kind (conv mixer): it cannot solve mazes (mechanics only)."""
     pytest.importorskip("torch")
     from trm_sdk.tasks import get_task
 
-    tiny = {"hidden": 16, "n_heads": 2, "n_prefix": 2, "T": 1, "n": 1, "N_sup": 3, "multiple_of": 16}
+    tiny = {"hidden": 16, "T": 1, "n": 1, "N_sup": 3, "multiple_of": 16}
     model = {**get_task("maze").model_defaults, **tiny}
-    assert model["mixer"] == "attention" and model["seq_len"] == 900
+    assert model["mixer"] == "conv" and model["seq_len"] == 900
     return _train_and_export(tmp_path_factory.mktemp("maze"), "maze", model, batch_size=4)

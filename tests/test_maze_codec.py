@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from trm_sdk.errors import InvalidPuzzleError
-from trm_sdk.tasks.maze import codec
+from trm_sdk.tasks.maze import codec, generate
 
 # A 5x7 maze with a unique shortest path of 8 moves around the wall block, plus a dead end.
 SMALL = [
@@ -94,6 +94,27 @@ def test_shortest_path_and_marked_answer_match_maze_hard_form() -> None:
     assert codec.format_grid(answer, (5, 6)) == "\n".join(SMALL_ANSWER)
     assert codec.are_solutions(answer, cells).tolist() == [True]
     assert codec.read_path(answer, cells) == path
+
+
+def test_the_trained_path_follows_a_local_rule() -> None:
+    # Among the six shortest paths of an open 3x3 room, the one drawn walks back from G to the first
+    # neighbour one move nearer S in the order up, down, left, right: up, up, then left, left.
+    maze = codec.parse(["S  ", "   ", "  G"])
+    assert codec.shortest_path(maze) == [(0, 0), (0, 1), (0, 2), (1, 2), (2, 2)]
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        cells, _ = generate.make_level(rng, "medium")
+        path = codec.shortest_path(cells)
+        assert path is not None
+        dist = codec.distances(cells)
+        for here, before in zip(path[:0:-1], path[-2::-1], strict=True):
+            r, c = here
+            nearer = [
+                (r + dr, c + dc)
+                for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1))
+                if 0 <= r + dr < 30 and 0 <= c + dc < 30 and dist[r + dr, c + dc] == dist[r, c] - 1
+            ]
+            assert before == nearer[0]
 
 
 def test_verifier_accepts_any_shortest_path_and_nothing_else() -> None:

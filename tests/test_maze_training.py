@@ -42,12 +42,54 @@ def test_stream_batches_are_valid_augmented_pairs_and_resume_exactly() -> None:
     assert all(isinstance(v, np.ndarray) and v.shape[1:] == (30, 30) for v in saved.values())
 
 
+def test_a_conv_stream_draws_each_stage_in_its_own_frame_with_the_trained_paths() -> None:
+    from trm_sdk.tasks.maze import training
+
+    stream = maze_stream(seed=2, pool_size=16, frames=True)
+    assert [training.frame(stage) for stage in stream.stages] == [12, 18, 24, 30, 30, 30]
+    q, a = stream.next_batch(8)
+    assert q.shape == a.shape == (8, 144)  # the 12x12 corner that holds every maze of stage 1
+    framed = np.full((8, 30, 30), codec.WALL, np.int64)
+    framed[:, :12, :12] = q.reshape(8, 12, 12)
+    answers = np.full((8, 30, 30), codec.WALL, np.int64)
+    answers[:, :12, :12] = a.reshape(8, 12, 12)
+    assert codec.are_solutions(answers, framed).all()
+    # Turned mazes get their own answer, not the turned one: always the path codec.shortest_path draws.
+    assert np.array_equal(answers, codec.encode(training.answers(framed.astype(np.int8))))
+    stream.report(np.ones(stream.cfg.advance_window))
+    assert stream.frame() == 18 and stream.next_batch(2)[0].shape == (2, 324)
+
+
+def test_conv_training_moves_to_a_larger_frame_when_the_curriculum_advances(tmp_path: Path) -> None:
+    from trm_sdk.network import TRMConfig
+    from trm_sdk.train.trainer import TrainConfig, Trainer
+
+    model = TRMConfig.from_dict({**MAZE.model_defaults, "hidden": 16, "n": 1, "N_sup": 2, "multiple_of": 16})
+    cfg = TrainConfig(
+        task="maze", batch_size=4, max_steps=6, stage_puzzles=4, eval_every=0, eval_size=4, device="cpu"
+    )
+    trainer = Trainer(model, cfg, tmp_path)
+    summary = trainer.train()
+    assert summary["steps"] == 6
+    assert trainer.data.stage >= 1  # N_sup=2: 4 puzzles finish by step 2 and the stage moves on
+    assert trainer.data.frame() in (18, 24)
+
+
 def test_trm_train_and_trm_export_for_maze(tmp_path: Path) -> None:
     from trm_sdk import Solver
     from trm_sdk.export.cli import main as export_main
     from trm_sdk.train.cli import main as train_main
 
-    tiny = ["hidden=16", "n_heads=2", "n_prefix=2", "T=1", "n=1", "N_sup=2", "multiple_of=16"]
+    tiny = [
+        "mixer=attention",
+        "hidden=16",
+        "n_heads=2",
+        "n_prefix=2",
+        "T=1",
+        "n=1",
+        "N_sup=2",
+        "multiple_of=16",
+    ]
     train_args = ["--task", "maze", "--out", str(tmp_path / "run"), "--steps", "2", "--device", "cpu", "-q"]
     for kv in [*tiny, "batch_size=4", "eval_size=4", "eval_every=0", "warmup_steps=1"]:
         train_args += ["--set", kv]

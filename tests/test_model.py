@@ -26,6 +26,48 @@ def test_step_shapes_and_detached_state(mixer: str) -> None:
     assert logits.requires_grad
 
 
+CONV = dict(hidden=16, n_prefix=0, T=1, n=1, N_sup=2, multiple_of=16, mixer="conv", seq_len=900, vocab_size=6)
+
+
+def test_conv_network_runs_on_any_square_grid_with_the_same_weights() -> None:
+    model = TRM(TRMConfig(**CONV)).eval()
+    for side in (5, 12, 30):
+        tokens = torch.randint(1, 6, (2, side * side))
+        y, z = model.initial_state(2, side * side)
+        y, z, logits, q = model(tokens, y, z)
+        assert y.shape == (2, side * side, 16) and logits.shape == (2, side * side, 6) and q.shape == (2,)
+
+
+def test_conv_mixer_is_local() -> None:
+    # One network application moves information one cell per block (kernel 3, 2 blocks): a cell's answer
+    # after one step cannot depend on a cell more than 2 rows or columns away from it, only on a neighbour.
+    model = TRM(TRMConfig(**{**CONV, "seq_len": 100})).eval()
+    tokens = torch.full((1, 100), 2)
+    changed = tokens.clone()
+    changed[0, 0] = 1  # cell (0, 0)
+    y, z = model.initial_state(1, 100)
+    with torch.no_grad():
+        a = model(tokens, y, z)[2].view(10, 10, -1)
+        b = model(changed, y, z)[2].view(10, 10, -1)
+    moved = (a - b).abs().amax(-1) > 1e-6
+    # T=1, n=1: z = net(z, y + x) then y = net(y, z): two applications, four blocks, four cells.
+    assert moved[0, 0] and moved[4, 0] and moved[0, 4]
+    assert not moved[5:, :].any() and not moved[:, 5:].any()
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"n_prefix": 2}, "n_prefix to 0"),
+        ({"seq_len": 90}, "not a square"),
+        ({"kernel": 4}, "kernel must be odd"),
+    ],
+)
+def test_conv_config_errors_say_what_to_change(bad: dict[str, int], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        TRMConfig(**{**CONV, **bad})
+
+
 def test_default_config_matches_the_paper_size() -> None:
     # TRM-MLP for Sudoku: hidden 512, 2 blocks, about 5.0M parameters (paper, Table 1).
     n = TRM(TRMConfig()).num_params()

@@ -72,3 +72,22 @@ def test_gpu_check_backends_runs_from_a_bare_checkout(tmp_path: Path) -> None:
     assert summary["agreement"]["fp32"]["same_answer"] >= 0.9  # fp32 on the CPU: the same network
     threshold = json.loads((SCRIPTS.parent / "models" / "sudoku" / "manifest.json").read_text())["halting"]
     assert f"threshold {threshold['threshold']}" in run.stdout  # the model's calibrated threshold
+
+
+def test_maze_steps_reads_accuracy_at_every_step_budget_from_one_run(
+    maze_model: Path, tmp_path: Path
+) -> None:
+    from trm_sdk.tasks.maze import datasets, generate
+
+    puzzles, answers = generate.make_batch(np.random.default_rng(3), 3, "easy")
+    csv = tmp_path / "mazes.csv"
+    csv.write_text(datasets.to_csv(puzzles, answers))
+    out = tmp_path / "report.json"
+    cmd = [sys.executable, str(SCRIPTS / "maze_steps.py"), str(csv), "--model", str(maze_model)]
+    cmd += ["--max-steps", "8", "--views", "4", "--json", str(out)]
+    run = subprocess.run(cmd, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    row = json.loads(out.read_text())[str(csv)]
+    assert row["mazes"] == 3 and list(row["by_steps_view_1"]) == ["8"] and list(row["by_views"]) == ["1", "4"]
+    assert row["by_views"]["1"] <= row["by_views"]["4"] == row["solved"]
+    assert row["by_steps_view_1"]["8"] == row["by_views"]["1"]

@@ -360,3 +360,26 @@ def test_trm_train_cli_init_from_takes_the_network_from_the_manifest(
     assert both.exit_code != 0 and "exclude each other" in both.output
     not_a_model = CliRunner().invoke(main, ["--init-from", str(tmp_path), "--steps", "1"])
     assert not_a_model.exit_code != 0 and "no manifest.json" in not_a_model.output
+
+
+def test_non_finite_losses_skip_updates_then_stop_the_run_without_saving(tmp_path: Path) -> None:
+    trainer = Trainer(TINY, _cfg(max_bad_steps=3, save_every_s=0.0), tmp_path)
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    with torch.no_grad():
+        trainer.model.y_init.fill_(float("nan"))  # every forward now gives a NaN loss
+    with pytest.raises(FloatingPointError, match="3 non-finite losses in a row"):
+        trainer.train()
+    assert trainer.step == 0 and not (tmp_path / "latest.pt").exists()  # nothing saved after them
+    after = trainer.model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before if k != "y_init")  # no update was applied
+
+
+def test_gradient_clipping_bounds_the_update(tmp_path: Path) -> None:
+    trainer = Trainer(TINY, _cfg(grad_clip=1e-6, max_steps=1, warmup_steps=0, weight_decay=0.0), tmp_path)
+    before = {k: v.clone() for k, v in trainer.model.named_parameters()}
+    trainer.train()
+    # Adam normalises the step size, so clipping shows in the moments: the first moment is (1 - beta1) x g.
+    for name, p in trainer.model.named_parameters():
+        m = trainer.optimizer.state[p]["exp_avg"]
+        assert float(m.norm()) <= (1 - trainer.cfg.beta1) * 1e-6 * 1.01, name
+        assert not torch.equal(before[name], p.detach()) or float(m.norm()) == 0.0

@@ -192,6 +192,42 @@ def test_a_wave_ends_every_view_of_a_puzzle_at_the_step_one_verifies() -> None:
     assert run.steps[1] == 4 and run.view[1] == 1 and run.views_run.tolist() == [1, 4, 4]
 
 
+def test_stop_on_verified_ends_each_puzzle_as_given_at_its_first_verified_step() -> None:
+    tokens = np.arange(3)[:, None].repeat(81, axis=1)
+    verifies_from = {0: 3, 1: 7}  # puzzle -> first step whose answer verifies; puzzle 2 never
+    net = _Counter()
+
+    def recurse(batch: np.ndarray, stop):
+        run = recursion.run(net, batch, 10, 0.5, stop)  # type: ignore[arg-type]
+        return run.logits, run.q_halt, run.steps
+
+    def verify(logits: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        step = len(net.rows_per_step)
+        return np.array([verifies_from.get(int(r), 99) <= step for r in rows])
+
+    run = views.run_views(tokens, 1, 0, recurse, verify, SUDOKU.draw_views, stop_on_verified=True)
+    assert run.steps.tolist() == [3, 7, 10] and run.verified.tolist() == [True, True, False]
+    assert net.rows_per_step == [3, 3, 3, 2, 2, 2, 2, 1, 1, 1]
+    net.rows_per_step.clear()
+    plain = views.run_views(tokens, 1, 0, recurse, verify, SUDOKU.draw_views)  # the halting head alone
+    assert plain.steps.tolist() == [10, 10, 10] and net.rows_per_step == [3] * 10
+
+
+def test_stop_on_verified_default_comes_from_the_manifest(tiny_model_dir: Path, tmp_path: Path) -> None:
+    assert Solver("sudoku", backend="cpu", model=tiny_model_dir).stop_on_verified is False
+    model = tmp_path / "m"
+    shutil.copytree(tiny_model_dir, model)
+    body = json.loads((model / "manifest.json").read_text())
+    body["halting"]["stop_on_verified"] = True
+    (model / "manifest.json").write_text(json.dumps(body))
+    assert Solver("sudoku", backend="cpu", model=model).stop_on_verified is True
+    assert Solver("sudoku", backend="cpu", model=model, stop_on_verified=False).stop_on_verified is False
+    body["halting"]["stop_on_verified"] = "yes"
+    (model / "manifest.json").write_text(json.dumps(body))
+    with pytest.raises(ModelError, match=r"halting\.stop_on_verified"):
+        Solver("sudoku", backend="cpu", model=model)
+
+
 def test_pooled_belief_is_the_mean_of_every_view_s_probabilities() -> None:
     tokens = SUDOKU.encode(_pairs(SUDOKU, 2, "easy", 3)[0])
     rng = np.random.default_rng(0)

@@ -272,7 +272,10 @@ def main(
                 f"{processes if world.size > 1 else ''}; starting at step {trainer.step}",
                 err=True,
             )
-        summary = trainer.train() if quiet else _train_with_progress(trainer, steps, minutes)
+        try:
+            summary = trainer.train() if quiet else _train_with_progress(trainer, steps, minutes)
+        except FloatingPointError as exc:
+            raise click.ClickException(str(exc)) from exc
     if not world.is_main:
         return
     click.echo(json.dumps(summary, indent=2))

@@ -33,6 +33,7 @@ class StreamConfig:
     files: tuple[str, ...] = ()
     workers: int = 0  # processes generating puzzles ahead (0: generate in this process when needed)
     chunk_size: int = 64  # generated puzzles per unit of work; part of what fixes the puzzle sequence
+    frames: bool = False  # draw each stage in the task's smaller frame (Task.frame): a conv network only
 
     @classmethod
     def for_task(cls, task: Task, **values: Any) -> StreamConfig:
@@ -104,8 +105,16 @@ class CurriculumStream:
                 puzzles.append(p)
                 answers.append(s)
         order = self.rng.permutation(count)
-        p, s = self.task.augment(np.concatenate(puzzles)[order], np.concatenate(answers)[order], self.rng)
+        p, s = np.concatenate(puzzles)[order], np.concatenate(answers)[order]
+        side = self.frame()
+        if side is not None:
+            p, s = p[:, :side, :side], s[:, :side, :side]  # before augmenting: a turn moves the corner
+        p, s = self.task.augment(p, s, self.rng)
         return self.task.encode(p), self.task.encode(s)
+
+    def frame(self) -> int | None:
+        """The side of the square this stage's puzzles are drawn in, or None for the task's full grid."""
+        return self.task.frame(self.stages[self.stage]) if self.cfg.frames else None
 
     # -- curriculum ----------------------------------------------------------------------------------------
 

@@ -51,6 +51,8 @@ class TrainConfig:
     loss: str = "stablemax"  # or "softmax"
     halt_loss_weight: float = 0.5
     halt_explore: float = 0.1  # chance that a fresh sample gets a random minimum of 2..N_sup steps
+    grad_clip: float = 0.0  # largest global gradient norm (0: no clipping)
+    max_bad_steps: int = 20  # consecutive non-finite losses after which the run stops, saving nothing
     max_steps: int = 0  # optimizer steps in total (0 = until the time budget runs out)
     budget_s: float = 0.0  # wall-clock seconds for this run (0 = no limit); saving happens before it ends
     save_every_s: float = 300.0
@@ -167,6 +169,9 @@ class Trainer:
         # Rank 0 draws every puzzle of the global batch and shares them: one stream, one data position,
         # and puzzle generation is not repeated in every process.
         self.stream: CurriculumStream | None = None
+        # A conv network runs on any square grid, so each curriculum stage trains in the smallest frame that
+        # holds its mazes: a 12x12 stage costs a sixth of the 30x30 one.
+        self.stream_frames = model_cfg.mixer == "conv"
         if self.world.is_main:
             workers = _data_workers(cfg.data_workers, self.device, self.world.local_size)
             self.stream = _make_stream(self.task, cfg, model_cfg, workers)
@@ -237,7 +242,8 @@ class Trainer:
         on every machine); rank 0 takes the data position.
         """
         body = checkpoint.load(path)
-        if body["model_config"] != self.model.cfg.to_dict():
+        # Compared as configs, so a key added since the save (at its default) is not a difference.
+        if TRMConfig.from_dict(body["model_config"]) != self.model.cfg:
             raise ValueError(
                 "the checkpoint's model config differs from this run's; resume without overrides"
             )
@@ -302,9 +308,11 @@ class Trainer:
         warm = self.cfg.warmup_steps
         return self.cfg.lr * min(1.0, (self.step + 1) / warm) if warm > 0 else self.cfg.lr
 
-    def _new_carry(self) -> Carry:
-        B, S = self.local_batch, self.model.cfg.seq_len  # this process's slots of the global batch
-        y, z = self.model.initial_state(B)
+    def _new_carry(self, cells: int | None = None) -> Carry:
+        """``cells``: the stage's grid when it is smaller than the task's (a conv network's frames)."""
+        B = self.local_batch  # this process's slots of the global batch
+        S = cells or self.model.cfg.seq_len
+        y, z = self.model.initial_state(B, S)
         if self.autocast:  # carry what the bf16 forward returns, so a compiled step sees one dtype only
             y, z = y.to(torch.bfloat16), z.to(torch.bfloat16)
         zeros = torch.zeros(B, dtype=torch.long, device=self.device)
@@ -319,10 +327,15 @@ class Trainer:
             torch.ones(B, dtype=torch.bool, device=self.device),
         )
 
-    def _fresh_puzzles(self, count: int) -> torch.Tensor:
-        """(count, 2 * S + 1): question tokens, answer tokens and minimum steps of ``count`` fresh puzzles,
-        drawn by rank 0 and shared with every process."""
-        S = self.model.cfg.seq_len
+    def _frame_cells(self) -> int:
+        """Cells per puzzle at the current curriculum stage (rank 0's stream decides; shared with all)."""
+        side = self.data.frame() if self.world.is_main else None
+        cells = torch.tensor([side * side if side else self.model.cfg.seq_len], device=self.device)
+        return int(distributed.broadcast(self.world, cells)[0])
+
+    def _fresh_puzzles(self, count: int, S: int) -> torch.Tensor:
+        """(count, 2 * S + 1): question tokens, answer tokens and minimum steps of ``count`` fresh puzzles
+        of S cells, drawn by rank 0 and shared with every process."""
         if self.world.is_main:
             questions, answers = self.data.next_batch(count)
             explore = self.explore_rng.random(count) < self.cfg.halt_explore
@@ -340,8 +353,8 @@ class Trainer:
         idx = np.flatnonzero(halted)
         if not len(idx):
             return
-        S = self.model.cfg.seq_len
-        fresh = self._fresh_puzzles(len(idx))
+        S = carry.tokens.shape[1]
+        fresh = self._fresh_puzzles(len(idx), S)
         start, stop = self.world.slots(self.cfg.batch_size)
         mine = (idx >= start) & (idx < stop)
         if not mine.any():
@@ -351,7 +364,7 @@ class Trainer:
         carry.tokens[local] = rows[:, :S]
         carry.labels[local] = rows[:, S : 2 * S]
         carry.min_steps[local] = rows[:, 2 * S]
-        y0, z0 = self.model.initial_state(len(local))
+        y0, z0 = self.model.initial_state(len(local), S)
         carry.y[local], carry.z[local] = y0.to(carry.y.dtype), z0.to(carry.z.dtype)
         carry.steps[local] = 0
         carry.halted[local] = False
@@ -433,10 +446,11 @@ class Trainer:
         window_start_step = self.step
         deadline = start + cfg.budget_s if cfg.budget_s > 0 else math.inf
         last_save = start
-        carry = self._new_carry()
+        carry = self._new_carry(self._frame_cells() if self.stream_frames else None)
         halted = np.ones(cfg.batch_size, dtype=bool)  # the global batch's slots that take a fresh puzzle
         finished_exact: list[float] = []
         finished_steps: list[int] = []
+        bad_steps = 0  # consecutive supervision steps whose loss was not finite
         step_times: list[float] = []
         # The speed probe: the first speed_probe steps of the window run eagerly, the rest compiled.
         probe = cfg.speed_probe if self.compiled is not None else 0
@@ -448,11 +462,34 @@ class Trainer:
             while not stop and not (cfg.max_steps and self.step >= cfg.max_steps):
                 t0 = time.monotonic()
                 self.model.train()
+                cells = self._frame_cells() if self.stream_frames else carry.tokens.shape[1]
+                if cells != carry.tokens.shape[1]:  # a conv network's curriculum moved to a larger frame:
+                    carry = self._new_carry(cells)  # the puzzles in flight are dropped, unscored
+                    halted = np.ones(cfg.batch_size, dtype=bool)
                 self._refill(carry, halted)
                 for group in self.optimizer.param_groups:
                     group["lr"] = self._lr()
                 eager = self.step - window_start_step < probe
                 loss, exact, q_halt = self._step(carry, eager)
+                if distributed.any_rank(self.world, not bool(torch.isfinite(loss)), self.device):
+                    # A non-finite loss would poison the weights, the EMA and then the one resumable
+                    # state, which every save overwrites: skip the update and restart the batch.
+                    bad_steps += 1
+                    log.warning(
+                        "step %d: non-finite loss, update skipped (%d in a row)", self.step, bad_steps
+                    )
+                    if bad_steps >= cfg.max_bad_steps:
+                        raise FloatingPointError(
+                            f"{bad_steps} non-finite losses in a row at step {self.step}; nothing was saved "
+                            "after them. Resume from the last save with a lower lr or --set grad_clip=1.0"
+                        )
+                    self.optimizer.zero_grad(set_to_none=True)
+                    carry = self._new_carry(carry.tokens.shape[1])
+                    halted = np.ones(cfg.batch_size, dtype=bool)
+                    continue
+                bad_steps = 0
+                if cfg.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
                 self.optimizer.step()
                 self._update_ema()
                 self.step += 1
@@ -615,6 +652,7 @@ def _make_stream(task: Task, cfg: TrainConfig, model_cfg: TRMConfig, workers: in
         curriculum=cfg.curriculum,
         files=cfg.files,
         workers=workers,
+        frames=model_cfg.mixer == "conv",
         advance_at=cfg.advance_at,
         stage_puzzles=cfg.stage_puzzles,
     )

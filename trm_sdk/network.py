@@ -95,6 +95,26 @@ class Attention(nn.Module):
         return self.out(att.transpose(1, 2).reshape(B, L, D))
 
 
+class GridConv(nn.Module):
+    """A local token mixer: a depthwise k x k convolution over the square grid of cells.
+
+    Shortest paths come from one local rule repeated (a wavefront moves one cell per application), so a
+    mixer that sees only a cell's neighbours is enough, and costs almost nothing next to the channel MLP.
+    No weight depends on the grid's size: one network runs on any square grid, which is what lets a maze
+    model train on small mazes and run on 30x30 ones with more recursion.
+    """
+
+    def __init__(self, hidden: int, kernel: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(hidden, hidden, kernel, padding=kernel // 2, groups=hidden, bias=False)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        B, L, D = h.shape
+        side = math.isqrt(L)
+        grid = h.transpose(1, 2).reshape(B, D, side, side)
+        return self.conv(grid).reshape(B, D, L).transpose(1, 2)
+
+
 class Block(nn.Module):
     """Post-norm block, as in the paper: h = norm(h + mix(h)); h = norm(h + mlp(h))."""
 
@@ -103,6 +123,8 @@ class Block(nn.Module):
         self.eps = cfg.norm_eps
         if cfg.mixer == "mlp":
             self.mix: nn.Module = SequenceMLP(cfg.length, cfg.expansion, cfg.multiple_of)
+        elif cfg.mixer == "conv":
+            self.mix = GridConv(cfg.hidden, cfg.kernel)
         else:
             self.mix = Attention(cfg.hidden, cfg.n_heads, cfg.length, cfg.rope_theta)
         self.mlp = SwiGLU(cfg.hidden, cfg.expansion, cfg.multiple_of)
@@ -145,17 +167,27 @@ class TRMConfig:
     n_blocks: int = 2
     expansion: float = 4.0
     multiple_of: int = 256  # SwiGLU inner widths round up to this
-    mixer: Literal["mlp", "attention"] = "mlp"  # "mlp" = TRM-MLP (Sudoku), "attention" = TRM-Att (Maze)
+    # "mlp" = TRM-MLP (Sudoku), "attention" = TRM-Att (the paper's Maze), "conv" = a local k x k mixer
+    # over the square grid (our Maze: any grid size, no prefix positions, halting reads the cells' mean)
+    mixer: Literal["mlp", "attention", "conv"] = "mlp"
     n_heads: int = 8  # attention only
     rope_theta: float = 10000.0  # attention only
+    kernel: int = 3  # conv only: the mixer's k x k neighbourhood (odd)
     T: int = 3  # outer cycles per supervision step; the first T-1 run without gradient
     n: int = 6  # latent updates per cycle
     N_sup: int = 16  # supervision steps
     norm_eps: float = 1e-5
 
     def __post_init__(self) -> None:
-        if self.mixer not in ("mlp", "attention"):
-            raise ValueError(f"mixer must be 'mlp' or 'attention', not {self.mixer!r}")
+        if self.mixer not in ("mlp", "attention", "conv"):
+            raise ValueError(f"mixer must be 'mlp', 'attention' or 'conv', not {self.mixer!r}")
+        if self.mixer == "conv":
+            if self.n_prefix:
+                raise ValueError("mixer 'conv' mixes a square grid of cells only: set n_prefix to 0")
+            if math.isqrt(self.seq_len) ** 2 != self.seq_len:
+                raise ValueError(f"mixer 'conv' needs a square grid; seq_len {self.seq_len} is not a square")
+            if self.kernel < 1 or self.kernel % 2 == 0:
+                raise ValueError(f"kernel must be odd and >= 1, got {self.kernel}")
         for name in ("vocab_size", "seq_len", "hidden", "n_blocks", "T", "n", "N_sup"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -210,9 +242,16 @@ class TRM(nn.Module):
         prefix = self.prefix.to(x.dtype).unsqueeze(0).expand(x.shape[0], -1, -1)  # (B, P, D)
         return torch.cat([prefix, x], dim=1)  # (B, L, D)
 
-    def initial_state(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
-        shape = (batch, self.cfg.length, self.cfg.hidden)
+    def initial_state(self, batch: int, cells: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``cells``: a conv network's grid may be smaller than ``seq_len`` (training on small frames)."""
+        length = self.cfg.length if cells is None else cells + self.cfg.n_prefix
+        shape = (batch, length, self.cfg.hidden)
         return self.y_init.expand(shape).clone(), self.z_init.expand(shape).clone()
+
+    def halt_features(self, y: torch.Tensor) -> torch.Tensor:
+        """What the halting head reads: prefix position 0, or without a prefix (conv) the cells' mean,
+        since no single cell of a local network sees the whole answer."""
+        return y[:, 0] if self.cfg.n_prefix else y.mean(1)
 
     def net(self, h: torch.Tensor, inj: torch.Tensor) -> torch.Tensor:
         h = h + inj
@@ -242,5 +281,5 @@ class TRM(nn.Module):
                 y, z = self.latent_recursion(x, y, z)
         y, z = self.latent_recursion(x, y, z)  # the only cycle backpropagated
         logits = self.head(y[:, self.cfg.n_prefix :])  # (B, S, V)
-        q_halt = self.q_head(y[:, 0]).squeeze(-1)  # (B,)
+        q_halt = self.q_head(self.halt_features(y)).squeeze(-1)  # (B,)
         return y.detach(), z.detach(), logits, q_halt

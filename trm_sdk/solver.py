@@ -77,6 +77,11 @@ class Solver:
     manifest (``inference.views``; 1 if it records none); 1 is the single pass. ``seed`` fixes which views
     a puzzle gets. Views need no search: an answer found by a view is the network's (``method="trm"``),
     checked by the rules like any other. ``fallback="search"`` starts only after every view has failed.
+
+    ``stop_on_verified`` also ends a puzzle at the first step whose answer verifies, whatever the halting
+    head says (and so, with ``halt_threshold=1.0``, runs the network until its answer verifies or
+    ``max_steps``). None takes the model's rule (``halting.stop_on_verified`` in its manifest): the maze
+    model, trained on small mazes, sets it, since its halting head cannot judge a 30x30 route.
     """
 
     def __init__(
@@ -94,6 +99,7 @@ class Solver:
         precision: str | None = None,
         views: int | None = None,
         seed: int = 0,
+        stop_on_verified: bool | None = None,
     ) -> None:
         self.task = get_task(task)
         self.fallback: str | None = self._check_fallback(fallback)
@@ -129,6 +135,16 @@ class Solver:
                 raise ModelError(f"{self.manifest.directory}/manifest.json: {exc}") from exc
         self.views: int = _check_int("views", views, MAX_VIEWS)
         self.seed: int = _check_seed(seed)
+        if stop_on_verified is None:  # the model's rule, recorded at release (halting.stop_on_verified)
+            stop_on_verified = self.manifest.halting.get("stop_on_verified", False)
+            if not isinstance(stop_on_verified, bool):
+                raise ModelError(
+                    f"{self.manifest.directory}/manifest.json: halting.stop_on_verified must be true or "
+                    f"false, got {stop_on_verified!r}"
+                )
+        elif not isinstance(stop_on_verified, bool):
+            raise ValueError(f"stop_on_verified must be None, True or False, got {stop_on_verified!r}")
+        self.stop_on_verified: bool = stop_on_verified
         if precision is not None and precision not in PRECISIONS:
             raise ValueError(f"precision must be None or one of {', '.join(PRECISIONS)}, got {precision!r}")
         if backend == "cpu" and precision not in (None, "fp32"):
@@ -340,6 +356,7 @@ class Solver:
             recurse,
             verify,
             self.task.draw_views,
+            stop_on_verified=self.stop_on_verified,
         )
         return Prediction(
             answers=self.task.decode(run.logits),

@@ -99,17 +99,25 @@ Draw = Callable[[np.random.Generator, int], Views]
 
 
 def run_views(
-    tokens: np.ndarray, views: int, seed: int, recurse: Recurse, verify: Verify, draw: Draw
+    tokens: np.ndarray,
+    views: int,
+    seed: int,
+    recurse: Recurse,
+    verify: Verify,
+    draw: Draw,
+    stop_on_verified: bool = False,
 ) -> ViewRun:
     """Run up to ``views`` views of each puzzle in waves, stopping each puzzle at its first verified view.
 
     A puzzle with no verified view keeps the view whose halting head was surest (highest q_halt).
     Within a wave, every view of a puzzle ends at the first step where one of them verifies: an answer
-    that verifies is final, so its siblings' further steps could only cost time. (View 1 runs as the
-    single pass does, to its halting step.)
+    that verifies is final, so its siblings' further steps could only cost time. View 1 runs as the
+    single pass does, to its halting step, or with ``stop_on_verified`` until its answer verifies, for
+    a model whose halting head is not to be trusted where it runs (a maze model trained on small mazes).
     """
     B = len(tokens)
-    first_logits, first_q, first_steps = recurse(tokens, None)  # view 1: the puzzle as given, untouched
+    first_stop = _stop_when_verified(verify) if stop_on_verified else None
+    first_logits, first_q, first_steps = recurse(tokens, first_stop)  # view 1: the puzzle as given
     out = ViewRun(
         logits=first_logits,
         q_halt=first_q.astype(np.float32),
@@ -167,6 +175,15 @@ def _pool(run: ViewRun) -> ViewRun:
     mean = run.pooled / run.views_run[:, None, None]
     run.pooled = np.log(np.maximum(mean, np.finfo(np.float32).tiny)).astype(np.float32)
     return run
+
+
+def _stop_when_verified(verify: Verify) -> Stop:
+    """A ``stop`` for the puzzles as given (row i is puzzle i): end a row once its answer verifies."""
+
+    def stop(rows: np.ndarray, logits: np.ndarray) -> np.ndarray:
+        return np.asarray(verify(logits, rows), bool)
+
+    return stop
 
 
 def _stop_on_verified(puzzle_of: np.ndarray, batch_views: Views, verify: Verify) -> Stop:

@@ -29,6 +29,7 @@ _SOLVER_KEYS = (
     "time_limit",
     "views",
     "seed",
+    "stop_on_verified",
 )
 
 
@@ -47,6 +48,7 @@ class SolverOptions:
     time_limit: float
     views: int | None
     seed: int
+    stop_on_verified: bool | None
 
     def build(self) -> Solver:
         """The one Solver a command uses; the choices here become its per-call defaults."""
@@ -62,6 +64,7 @@ class SolverOptions:
             search_time_limit=self.time_limit,
             views=self.views,
             seed=self.seed,
+            stop_on_verified=self.stop_on_verified,
         )
 
 
@@ -126,6 +129,12 @@ def solver_options(func: Callable[..., Any]) -> Callable[..., Any]:
             default=0,
             show_default=True,
             help="Which views a puzzle gets.",
+        ),
+        click.option(
+            "--stop-on-verified/--no-stop-on-verified",
+            default=None,
+            help="Also end a puzzle at the first step whose answer verifies, whatever the halting head "
+            "says [default: the model's, from its manifest].",
         ),
     ]
     for option in reversed(options):

@@ -258,6 +258,11 @@ class Task(ABC):
         """An independent random symmetry of the task applied to each pair (answers move with puzzles)."""
         return self.augmentation.random_augment(puzzles, answers, rng)
 
+    def frame(self, stage: dict[str, float]) -> int | None:
+        """The side of the smaller square grid that holds every puzzle of a curriculum stage, for a network
+        that runs on any grid size (mixer "conv"); None where puzzles have one size."""
+        return None
+
     def eval_set(self, seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
         """The trainer's fixed in-training evaluation set: ``n`` (question, answer) token rows, easy to
         hard, from a seed the training stream never draws from."""

@@ -237,17 +237,20 @@ def maze_size(cells: np.ndarray) -> tuple[int, int]:
 
 
 def encode(cells: np.ndarray) -> np.ndarray:
-    """(B, 30, 30) or (30, 30) codes -> (B, 900) int64 tokens; padding becomes wall, as in training."""
+    """(B, 30, 30) or (30, 30) codes -> (B, 900) int64 tokens; padding becomes wall, as in training.
+    A smaller square frame (B, k, k) gives (B, k * k) tokens."""
     g = np.asarray(cells)
     if g.ndim == 2:
         g = g[None]
-    if g.ndim != 3 or g.shape[1:] != (SIZE, SIZE) or g.dtype.kind not in "iu":
+    if g.ndim != 3 or g.shape[1] != g.shape[2] or g.shape[1] > SIZE or g.dtype.kind not in "iu":
         raise InvalidPuzzleError(
             f"encode expects integer codes of shape (B, 30, 30), got {g.dtype} {g.shape}"
         )
     if g.size and (g.min() < PAD or g.max() > PATH):
         raise InvalidPuzzleError("encode expects codes 0 (pad) to 5")
-    flat = g.reshape(len(g), CELLS).astype(np.int64)
+    # A training frame may be a smaller square (the top-left corner that holds a small maze): a conv
+    # network runs on any square, and a small frame costs a fraction of the full one.
+    flat = g.reshape(len(g), -1).astype(np.int64)
     return np.where(flat == PAD, WALL, flat)
 
 
@@ -321,16 +324,19 @@ def distances(cells: np.ndarray, source: tuple[int, int] | None = None) -> np.nd
 def shortest_path(cells: np.ndarray) -> list[tuple[int, int]] | None:
     """One shortest S-to-G path (S and G included) by breadth-first search, or None if G is unreachable.
 
-    Among equally short paths the one found first with neighbours tried up, down, left, right is
-    returned, so the same maze always gets the same path.
+    Mazes have millions of equally short paths, so the one returned follows a rule a local network can
+    learn: walk back from G, each time to the first neighbour one move nearer S, trying up, down, left,
+    right. It depends only on the distances around each cell, not on the order a queue visited them,
+    so it is what the maze network is trained to draw (see :mod:`trm_sdk.tasks.maze.training`).
     """
     s, g = _find(cells, START), _find(cells, GOAL)
-    dist, parent = _bfs(_passable(cells).tolist(), s)
+    dist, _ = _bfs(_passable(cells).tolist(), s)
     if dist[g] < 0:
         return None
     path = [g]
     while path[-1] != s:
-        path.append(parent[path[-1]])
+        u = path[-1]
+        path.append(next(v for v in _NEIGHBOURS[u] if dist[v] == dist[u] - 1))
     return [divmod(i, SIZE) for i in reversed(path)]
 
 

@@ -123,6 +123,15 @@ class MazeTask(Task):
     training = training
     augmentation = augment
 
+    def augment(self, puzzles: np.ndarray, answers: np.ndarray, rng: np.random.Generator) -> Pair:
+        # The trained path's tie-break is oriented (up, down, left, right first), so a turned maze gets its
+        # own answer instead of the turned one: every label follows the one rule the network learns.
+        turned, _ = augment.random_augment(puzzles, answers, rng)
+        return turned, training.answers(turned)
+
+    def frame(self, stage: dict[str, float]) -> int | None:
+        return training.frame(stage)
+
     # A maze's answer is a deterministic function of the maze (its shortest path), so a pool saves the
     # mazes only: half the size, and a 30x30 pool is still 3.7 MB per source.
     def pool_state(self, puzzles: np.ndarray, answers: np.ndarray) -> Any:
