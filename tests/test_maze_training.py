@@ -55,7 +55,8 @@ def test_a_conv_stream_draws_each_stage_in_its_own_frame_with_the_trained_paths(
     answers[:, :12, :12] = a.reshape(8, 12, 12)
     assert codec.are_solutions(answers, framed).all()
     # Turned mazes get their own answer, not the turned one: always the path codec.shortest_path draws.
-    assert np.array_equal(answers, codec.encode(training.answers(framed.astype(np.int8))))
+    relabelled = codec.encode(training.answers(framed.astype(np.int8))).reshape(8, 30, 30)
+    assert np.array_equal(answers, relabelled)
     stream.report(np.ones(stream.cfg.advance_window))
     assert stream.frame() == 18 and stream.next_batch(2)[0].shape == (2, 324)
 
@@ -72,7 +73,7 @@ def test_conv_training_moves_to_a_larger_frame_when_the_curriculum_advances(tmp_
     summary = trainer.train()
     assert summary["steps"] == 6
     assert trainer.data.stage >= 1  # N_sup=2: 4 puzzles finish by step 2 and the stage moves on
-    assert trainer.data.frame() in (18, 24)
+    assert trainer.data.frame() > 12  # and the batch moved to the larger frame with it
 
 
 def test_trm_train_and_trm_export_for_maze(tmp_path: Path) -> None:

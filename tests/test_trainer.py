@@ -383,3 +383,11 @@ def test_gradient_clipping_bounds_the_update(tmp_path: Path) -> None:
         m = trainer.optimizer.state[p]["exp_avg"]
         assert float(m.norm()) <= (1 - trainer.cfg.beta1) * 1e-6 * 1.01, name
         assert not torch.equal(before[name], p.detach()) or float(m.norm()) == 0.0
+
+
+def test_stablemax_gradient_is_finite_where_a_logit_is_exactly_one() -> None:
+    from trm_sdk.train.losses import cross_entropy
+
+    logits = torch.tensor([[[1.0, 0.0, -2.0]]], requires_grad=True)  # bf16 logits hit 1.0 exactly
+    cross_entropy(logits, torch.tensor([[0]])).sum().backward()
+    assert logits.grad is not None and torch.isfinite(logits.grad).all()

@@ -10,7 +10,9 @@ def _stablemax_log_probs(logits: torch.Tensor) -> torch.Tensor:
     # s(x) = x + 1 for x >= 0 and 1 / (1 - x) below: grows linearly instead of exponentially, which the
     # reference found steadier than softmax on Sudoku's very confident late-step logits.
     logits = logits.double()
-    s = torch.where(logits >= 0, logits + 1, 1 / (1 - logits))
+    # The unused branch is clamped finite: where() still backpropagates 0 x its gradient, and 1 / (1 - x)
+    # at x = 1 gives 0 x inf = NaN. bf16 logits land on exactly 1.0 often (found by the trainer's guard).
+    s = torch.where(logits >= 0, logits + 1, 1 / (1 - logits.clamp(max=0)))
     return torch.log(s / s.sum(-1, keepdim=True))
 
 
