@@ -81,6 +81,18 @@ def test_resume_refuses_a_different_network(tmp_path: Path) -> None:
         other.resume(tmp_path / "latest.pt")
 
 
+def test_resume_may_deepen_the_recursion_and_saves_the_new_depth(tmp_path: Path) -> None:
+    Trainer(TINY, _cfg(max_steps=2), tmp_path / "a").train()
+    deeper = TRMConfig(hidden=16, n_prefix=2, T=2, n=3, N_sup=8, multiple_of=16)
+    second = Trainer(deeper, _cfg(max_steps=3), tmp_path / "b")
+    second.resume(tmp_path / "a" / "latest.pt")
+    for name, value in second.model.state_dict().items():  # the same weights, applied deeper
+        saved = checkpoint.load(tmp_path / "a" / "latest.pt")["model"][name]
+        assert torch.equal(value.to(saved.dtype), saved)
+    assert second.train()["steps"] == 3
+    assert checkpoint.load(tmp_path / "b" / "latest.pt")["model_config"]["N_sup"] == 8
+
+
 def test_time_budget_stops_the_loop(tmp_path: Path) -> None:
     summary = Trainer(TINY, _cfg(max_steps=0, budget_s=12.0), tmp_path).train()
     assert summary["window_s"] < 12.0
@@ -137,6 +149,16 @@ def test_trm_train_cli_trains_resumes_and_rejects_unknown_keys(tmp_path: Path) -
     )
     assert again.exit_code == 0, again.output
     assert checkpoint.load(out / "latest.pt")["step"] == 3
+    deeper = CliRunner().invoke(
+        main,
+        ["--out", str(out), "--steps", "4", "--resume", str(out / "latest.pt"), "-q", "--set", "N_sup=3"],
+    )
+    assert deeper.exit_code == 0, deeper.output
+    assert checkpoint.load(out / "latest.pt")["model_config"]["N_sup"] == 3
+    wider = CliRunner().invoke(
+        main, ["--out", str(out), "--steps", "5", "--resume", str(out / "latest.pt"), "--set", "hidden=32"]
+    )
+    assert wider.exit_code != 0 and "hidden cannot change on --resume" in wider.output
     bad = CliRunner().invoke(main, ["--out", str(out), "--steps", "1", "--set", "hiden=3"])
     assert bad.exit_code != 0 and "unknown key 'hiden'" in bad.output
     typo = CliRunner().invoke(main, ["--out", str(out), "--steps", "1", "--set", "batch_size=big"])

@@ -122,7 +122,8 @@ def _launch(nproc: int, args: list[str]) -> None:
     "resume",
     type=click.Path(exists=True, path_type=Path),
     help="Continue from this checkpoint (a file, or a --save-state folder): weights, EMA, optimizer "
-    "moments, step, schedule, data position.",
+    "moments, step, schedule, data position. --set may change training settings and the recursion "
+    "(T, n, N_sup), not the network's shape.",
 )
 @click.option(
     "--init-from",
@@ -197,7 +198,7 @@ def main(
 ) -> None:
     """Train a Tiny Recursive Model with deep supervision, ACT halting, EMA and a curriculum."""
     _require_torch()
-    from trm_sdk.network import TRMConfig
+    from trm_sdk.network import RECURSION_FIELDS, TRMConfig
 
     from . import checkpoint, distributed
     from .trainer import TrainConfig, Trainer
@@ -225,9 +226,13 @@ def main(
     try:
         if resume is not None:
             body = checkpoint.load(resume)
-            if model_over:
-                raise click.UsageError("model settings cannot change on --resume")
-            model_cfg = TRMConfig.from_dict(body["model_config"])
+            fixed = sorted(set(model_over) - set(RECURSION_FIELDS))
+            if fixed:
+                raise click.UsageError(
+                    f"{', '.join(fixed)} cannot change on --resume: the weights depend on it; only the "
+                    f"recursion ({', '.join(RECURSION_FIELDS)}) may"
+                )
+            model_cfg = TRMConfig.from_dict({**body["model_config"], **model_over})
             train_values = {**body["train_config"], **train_over}
         elif init_from is not None:
             if model_over:

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from trm_sdk.network import TRM, TRMConfig, checked_fields
+from trm_sdk.network import RECURSION_FIELDS, TRM, TRMConfig, checked_fields
 from trm_sdk.tasks import Task, get_task
 
 from . import checkpoint, distributed
@@ -243,10 +243,20 @@ class Trainer:
         """
         body = checkpoint.load(path)
         # Compared as configs, so a key added since the save (at its default) is not a difference.
-        if TRMConfig.from_dict(body["model_config"]) != self.model.cfg:
+        saved = TRMConfig.from_dict(body["model_config"])
+        if not saved.same_weights(self.model.cfg):
             raise ValueError(
-                "the checkpoint's model config differs from this run's; resume without overrides"
+                "the checkpoint's model config differs from this run's; on resume only the recursion "
+                f"({', '.join(RECURSION_FIELDS)}) may change"
             )
+        for name in RECURSION_FIELDS:
+            if getattr(saved, name) != getattr(self.model.cfg, name):
+                log.info(
+                    "resuming with %s=%s (the run had %s)",
+                    name,
+                    getattr(self.model.cfg, name),
+                    getattr(saved, name),
+                )
         self.model.load_state_dict(
             {k: v.to(torch.float32) if v.is_floating_point() else v for k, v in body["model"].items()}
         )

@@ -158,6 +158,9 @@ def checked_fields(cls: type, values: dict[str, Any], what: str) -> dict[str, An
     return typed
 
 
+RECURSION_FIELDS = ("T", "n", "N_sup")  # how deep the network is applied; no weight depends on them
+
+
 @dataclass
 class TRMConfig:
     vocab_size: int = 11  # Sudoku: pad 0, blank 1, digits 2..10
@@ -195,6 +198,13 @@ class TRMConfig:
     @property
     def length(self) -> int:
         return self.seq_len + self.n_prefix
+
+    def same_weights(self, other: TRMConfig) -> bool:
+        """Whether ``other`` describes the same weights: equal but for the recursion depth (``T``, ``n``,
+        ``N_sup``), which says how often the network is applied, not what it is. A run may resume
+        deeper than it began (a shallow-to-deep schedule, or longer paths than its first stage had)."""
+        mine, theirs = self.to_dict(), other.to_dict()
+        return all(mine[k] == theirs[k] for k in mine if k not in RECURSION_FIELDS)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
