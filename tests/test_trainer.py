@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -168,6 +170,33 @@ def test_trm_train_cli_trains_resumes_and_rejects_unknown_keys(tmp_path: Path) -
     data.write_text("." * 81 + "\n")
     refused = CliRunner().invoke(main, ["--out", str(out), "--steps", "1", "--data", str(data), *TINY_CLI])
     assert refused.exit_code != 0 and "evaluation-only" in refused.output
+
+
+def test_trm_train_saves_when_killed(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "trm_sdk.train.cli", "--out", str(out), "--minutes", "10", "-q"]
+    # Started with SIGINT ignored, as a shell script's background job is: Ctrl-C must still reach it.
+    run = subprocess.Popen(
+        [*command, "--device", "cpu", *TINY_CLI],
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    assert run.stderr is not None
+    for line in run.stderr:  # the run has begun once it says where it starts
+        if "starting at step" in line:
+            break
+    time.sleep(2.0)
+    run.send_signal(signal.SIGTERM)
+    rest = run.stderr.read()
+    assert run.wait(timeout=60) == 0, rest
+    stopped = re.search(r"interrupted at step (\d+)", rest)
+    assert stopped, rest
+    assert checkpoint.load(out / "latest.pt")["step"] == int(stopped.group(1))
 
 
 def test_stream_drops_training_puzzles_that_stand_in_evaluation_sets(tmp_path: Path) -> None:

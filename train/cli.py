@@ -9,11 +9,15 @@ Data-parallel: ``torchrun --nproc_per_node N -m trm_sdk.train.cli ...`` runs thi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -278,7 +282,8 @@ def main(
                 err=True,
             )
         try:
-            summary = trainer.train() if quiet else _train_with_progress(trainer, steps, minutes)
+            with _stop_signals_interrupt(world.size == 1):
+                summary = trainer.train() if quiet else _train_with_progress(trainer, steps, minutes)
         except FloatingPointError as exc:
             raise click.ClickException(str(exc)) from exc
     if not world.is_main:
@@ -292,6 +297,28 @@ def main(
             f"saved the resumable state to {state_dir}/: {len(files_written)} files, {total / 2**20:.1f} MiB",
             err=True,
         )
+
+
+@contextlib.contextmanager
+def _stop_signals_interrupt(active: bool) -> Iterator[None]:
+    """While training, ``kill`` (SIGTERM) ends the run as Ctrl-C does, evaluating and saving, and a run
+    that a script started in the background (SIGINT ignored) gets its Ctrl-C back. One process only:
+    under torchrun the agent's SIGTERM means another rank failed. The old handlers come back after."""
+    if not active or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
 
 
 def _train_with_progress(trainer: Trainer, steps: int, minutes: float) -> dict[str, Any]:

@@ -169,9 +169,8 @@ class Trainer:
         # Rank 0 draws every puzzle of the global batch and shares them: one stream, one data position,
         # and puzzle generation is not repeated in every process.
         self.stream: CurriculumStream | None = None
-        # A conv network runs on any square grid, so each curriculum stage trains in the smallest frame that
-        # holds its mazes: a 12x12 stage costs a sixth of the 30x30 one.
-        self.stream_frames = model_cfg.mixer == "conv"
+        # A 12x12 stage in its own frame costs a sixth of the 30x30 one (TRMConfig.any_grid).
+        self.stream_frames = model_cfg.any_grid
         if self.world.is_main:
             workers = _data_workers(cfg.data_workers, self.device, self.world.local_size)
             self.stream = _make_stream(self.task, cfg, model_cfg, workers)
@@ -662,7 +661,7 @@ def _make_stream(task: Task, cfg: TrainConfig, model_cfg: TRMConfig, workers: in
         curriculum=cfg.curriculum,
         files=cfg.files,
         workers=workers,
-        frames=model_cfg.mixer == "conv",
+        frames=model_cfg.any_grid,
         advance_at=cfg.advance_at,
         stage_puzzles=cfg.stage_puzzles,
     )

@@ -199,6 +199,12 @@ class TRMConfig:
     def length(self) -> int:
         return self.seq_len + self.n_prefix
 
+    @property
+    def any_grid(self) -> bool:
+        """Whether no weight depends on the grid size (the conv mixer): such a network runs on any square
+        grid, so training can give each curriculum stage the smallest frame that holds its puzzles."""
+        return self.mixer == "conv"
+
     def same_weights(self, other: TRMConfig) -> bool:
         """Whether ``other`` describes the same weights: equal but for the recursion depth (``T``, ``n``,
         ``N_sup``), which says how often the network is applied, not what it is. A run may resume
