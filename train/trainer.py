@@ -169,8 +169,6 @@ class Trainer:
         # Rank 0 draws every puzzle of the global batch and shares them: one stream, one data position,
         # and puzzle generation is not repeated in every process.
         self.stream: CurriculumStream | None = None
-        # A 12x12 stage in its own frame costs a sixth of the 30x30 one (TRMConfig.any_grid).
-        self.stream_frames = model_cfg.any_grid
         if self.world.is_main:
             workers = _data_workers(cfg.data_workers, self.device, self.world.local_size)
             self.stream = _make_stream(self.task, cfg, model_cfg, workers)
@@ -337,7 +335,11 @@ class Trainer:
         )
 
     def _frame_cells(self) -> int:
-        """Cells per puzzle at the current curriculum stage (rank 0's stream decides; shared with all)."""
+        """Cells per puzzle at the current curriculum stage: a network that runs on any grid trains each
+        stage in its own frame (a 12x12 stage costs a sixth of the 30x30 one); rank 0's stream decides
+        and shares it. Any other network always takes the task's ``seq_len``."""
+        if not self.model.cfg.any_grid:
+            return self.model.cfg.seq_len
         side = self.data.frame() if self.world.is_main else None
         cells = torch.tensor([side * side if side else self.model.cfg.seq_len], device=self.device)
         return int(distributed.broadcast(self.world, cells)[0])
@@ -455,7 +457,7 @@ class Trainer:
         window_start_step = self.step
         deadline = start + cfg.budget_s if cfg.budget_s > 0 else math.inf
         last_save = start
-        carry = self._new_carry(self._frame_cells() if self.stream_frames else None)
+        carry = self._new_carry(self._frame_cells())
         halted = np.ones(cfg.batch_size, dtype=bool)  # the global batch's slots that take a fresh puzzle
         finished_exact: list[float] = []
         finished_steps: list[int] = []
@@ -471,7 +473,7 @@ class Trainer:
             while not stop and not (cfg.max_steps and self.step >= cfg.max_steps):
                 t0 = time.monotonic()
                 self.model.train()
-                cells = self._frame_cells() if self.stream_frames else carry.tokens.shape[1]
+                cells = self._frame_cells()
                 if cells != carry.tokens.shape[1]:  # a conv network's curriculum moved to a larger frame:
                     carry = self._new_carry(cells)  # the puzzles in flight are dropped, unscored
                     halted = np.ones(cfg.batch_size, dtype=bool)
