@@ -108,6 +108,12 @@ def test_cli_solves_generates_and_evaluates_mazes(maze_model: Path, tmp_path: Pa
     assert row["exact_with_search"] == 1.0 and "search_gain" not in row
     table = runner.invoke(main, ["eval", *base, "--fallback", "search", "-q", str(csv)])
     assert table.exit_code == 0 and "100.0%" in table.output, table.output
+    # Stopping at the first verified step with no halting head: the accuracy within each step budget too.
+    stops = [*base[:-1], "9", "--stop-on-verified", "--threshold", "1.0", "--views", "4", "-q", str(csv)]
+    row = next(iter(json.loads(runner.invoke(main, ["eval", *stops, "--json"]).output).values()))
+    assert list(row["exact_by_steps_view_1"]) == ["8", "9"] and list(row["exact_by_views"]) == ["1", "4"]
+    assert row["exact_by_steps_view_1"]["9"] == row["exact_by_views"]["1"] <= row["exact_halting"]
+    assert "within first view, steps: 8:" in runner.invoke(main, ["eval", *stops]).output
 
 
 def test_fallback_search_makes_every_maze_answer_exact(maze_model: Path) -> None:

@@ -69,6 +69,44 @@ def test_calibrate_works_for_mazes(maze_model: Path, tmp_path: Path) -> None:
     assert set(result["files"]["mazes.csv"]) >= {"all_steps", "0.99"}
 
 
+def test_budget_table_matches_solving_within_each_budget(maze_model: Path, tmp_path: Path) -> None:
+    """Read off one stop-on-verified run, the accuracy within k steps is what a run of k steps gives."""
+    calib = _generated_csv(tmp_path / "mazes.csv", "maze", "easy", 6, seed=6)
+    solver = Solver("maze", backend="cpu", model=maze_model, stop_on_verified=True)
+    table = release.budget_table(solver, calib, max_steps=12, views=4)
+    assert list(table["by_steps"]) == ["8", "12"] and list(table["by_views"]) == ["1", "4"]
+    data = get_task("maze").load(calib)
+    for k in (8, 12):
+        solved = solver.solve_batch(list(data.puzzles), max_steps=k, halt_threshold=1.0, views=1)
+        assert table["by_steps"][str(k)] == round(float(np.mean([r.solved for r in solved])), 4)
+    solved = solver.solve_batch(list(data.puzzles), max_steps=12, halt_threshold=1.0, views=4)
+    assert table["by_views"]["4"] == table["solved"] == round(float(np.mean([r.solved for r in solved])), 4)
+
+
+def test_calibrate_chooses_a_budget_for_a_model_that_stops_when_verified(
+    maze_model: Path, tmp_path: Path
+) -> None:
+    model = tmp_path / "model"
+    shutil.copytree(maze_model, model)
+    calib = _generated_csv(tmp_path / "mazes.csv", "maze", "easy", 4, seed=7)
+    refused = CliRunner().invoke(main, ["calibrate", "--model", str(model), "--max-steps", "8", str(calib)])
+    assert refused.exit_code == 2 and "--stop-on-verified" in refused.output
+    args = ["calibrate", "--model", str(model), str(calib), "--stop-on-verified", "--max-steps", "16"]
+    out = CliRunner().invoke(main, [*args, "--views", "8", "--write-manifest", "--data-note", "test", "-q"])
+    assert out.exit_code == 0, out.output
+    body = json.loads((model / "manifest.json").read_text())
+    halting, table = body["halting"], body["halting"]["calibration"]["files"]["mazes.csv"]
+    assert halting["threshold"] == 1.0 and halting["stop_on_verified"] is True
+    # the rule: the first budget (and then wave total) within the tolerance of the largest
+    first = next(k for k, acc in table["by_steps"].items() if acc >= table["by_steps"]["16"] - 0.005)
+    assert halting["max_steps"] == int(first) and list(table["by_steps"]) == ["8", "16"]
+    views = next(w for w, acc in table["by_views"].items() if acc >= table["by_views"]["8"] - 0.005)
+    assert body["inference"]["views"] == int(views) and list(table["by_views"]) == ["1", "4", "8"]
+    solver = Solver("maze", backend="cpu", model=model)  # checksums still hold; the choice is the default
+    assert (solver.max_steps, solver.halt_threshold, solver.stop_on_verified) == (int(first), 1.0, True)
+    assert f"chosen: max_steps {first}, views {views}" in out.output
+
+
 def test_calibrate_refuses_evaluation_sets(tiny_model_dir: Path) -> None:
     from trm_sdk.tasks.sudoku import datasets
 

@@ -88,6 +88,6 @@ def test_maze_steps_reads_accuracy_at_every_step_budget_from_one_run(
     run = subprocess.run(cmd, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     row = json.loads(out.read_text())[str(csv)]
-    assert row["mazes"] == 3 and list(row["by_steps_view_1"]) == ["8"] and list(row["by_views"]) == ["1", "4"]
+    assert row["puzzles"] == 3 and list(row["by_steps"]) == ["8"] and list(row["by_views"]) == ["1", "4"]
     assert row["by_views"]["1"] <= row["by_views"]["4"] == row["solved"]
-    assert row["by_steps_view_1"]["8"] == row["by_views"]["1"]
+    assert row["by_steps"]["8"] == row["by_views"]["1"]

@@ -202,7 +202,7 @@ def main(
 ) -> None:
     """Train a Tiny Recursive Model with deep supervision, ACT halting, EMA and a curriculum."""
     _require_torch()
-    from trm_sdk.network import RECURSION_FIELDS, TRMConfig
+    from trm_sdk.network import TRMConfig
 
     from . import checkpoint, distributed
     from .trainer import TrainConfig, Trainer
@@ -230,12 +230,7 @@ def main(
     try:
         if resume is not None:
             body = checkpoint.load(resume)
-            fixed = sorted(set(model_over) - set(RECURSION_FIELDS))
-            if fixed:
-                raise click.UsageError(
-                    f"{', '.join(fixed)} cannot change on --resume: the weights depend on it; only the "
-                    f"recursion ({', '.join(RECURSION_FIELDS)}) may"
-                )
+            # Only the recursion may differ from the saved run's: Trainer.resume refuses anything else.
             model_cfg = TRMConfig.from_dict({**body["model_config"], **model_over})
             train_values = {**body["train_config"], **train_over}
         elif init_from is not None:

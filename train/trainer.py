@@ -241,10 +241,11 @@ class Trainer:
         body = checkpoint.load(path)
         # Compared as configs, so a key added since the save (at its default) is not a difference.
         saved = TRMConfig.from_dict(body["model_config"])
-        if not saved.same_weights(self.model.cfg):
+        changed = saved.weight_changes(self.model.cfg)
+        if changed:
             raise ValueError(
-                "the checkpoint's model config differs from this run's; on resume only the recursion "
-                f"({', '.join(RECURSION_FIELDS)}) may change"
+                f"{', '.join(changed)} cannot change on resume: the weights depend on it; only the "
+                f"recursion ({', '.join(RECURSION_FIELDS)}) may"
             )
         for name in RECURSION_FIELDS:
             if getattr(saved, name) != getattr(self.model.cfg, name):

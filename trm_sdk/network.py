@@ -205,12 +205,13 @@ class TRMConfig:
         grid, so training can give each curriculum stage the smallest frame that holds its puzzles."""
         return self.mixer == "conv"
 
-    def same_weights(self, other: TRMConfig) -> bool:
-        """Whether ``other`` describes the same weights: equal but for the recursion depth (``T``, ``n``,
-        ``N_sup``), which says how often the network is applied, not what it is. A run may resume
-        deeper than it began (a shallow-to-deep schedule, or longer paths than its first stage had)."""
+    def weight_changes(self, other: TRMConfig) -> list[str]:
+        """The fields in which ``other`` describes other weights: all that differ but the recursion depth
+        (``T``, ``n``, ``N_sup``), which says how often the network is applied, not what it is. A run may
+        resume deeper than it began (a shallow-to-deep schedule, or longer paths than its first stage
+        had), and nothing else."""
         mine, theirs = self.to_dict(), other.to_dict()
-        return all(mine[k] == theirs[k] for k in mine if k not in RECURSION_FIELDS)
+        return sorted(k for k in mine if k not in RECURSION_FIELDS and mine[k] != theirs[k])
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,12 +1,16 @@
-"""The release steps for a model: calibrate its halting threshold, and decide whether it replaces another.
+"""The release steps for a model: calibrate how it stops, and decide whether it replaces another.
 
-Both are generic over tasks and write only through :func:`trm_sdk.manifest.update`. ``trm calibrate`` and
-``trm compare`` are their commands.
+A model stops in one of two ways, and each has its calibration. One whose halting head judges its answers
+(Sudoku) gets a threshold (:func:`calibrate`). One whose head cannot (the maze model, trained on mazes
+smaller than those it solves) stops at its first verified answer, and gets a step budget and a number of
+views instead (:func:`calibrate_budget`). All are generic over tasks and write only through
+:func:`trm_sdk.manifest.update`. ``trm calibrate`` and ``trm compare`` are their commands.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,11 +19,35 @@ import numpy as np
 
 from . import backends, halting, recursion
 from .manifest import Manifest, load_manifest
+from .solution import Solution
+from .solver import Solver
 from .tasks import Task, get_task
+from .views import waves
 
-__all__ = ["THRESHOLDS", "calibrate", "compare", "halting_table"]
+__all__ = [
+    "STEP_BUDGETS",
+    "THRESHOLDS",
+    "accuracy_by_budget",
+    "budget_table",
+    "calibrate",
+    "calibrate_budget",
+    "compare",
+    "halting_table",
+]
 
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)  # the thresholds calibration chooses among
+STEP_BUDGETS = (
+    8,
+    16,
+    24,
+    32,
+    48,
+    64,
+    96,
+    128,
+    192,
+    256,
+)  # the step budgets read off one stop-on-verified run
 
 
 def halting_table(
@@ -91,6 +119,112 @@ def calibrate(
         "threshold": chosen,
         "rule": f"smallest threshold within {tolerance} of all-steps accuracy on every file",
         "files": tables,  # name -> {threshold: [accuracy, mean steps]}
+    }
+
+
+def budget_table(
+    solver: Solver,
+    path: str | os.PathLike[str],
+    max_steps: int,
+    views: int,
+    limit: int | None = None,
+    progress: Callable[[int], None] = lambda n: None,
+) -> dict[str, Any]:
+    """Accuracy on one file within every step budget and every wave total of views, from one run.
+
+    Every puzzle runs with stop-on-verified and no halting head, up to ``max_steps``, so it ends at its
+    first verified step: it counts as solved within k steps when that step is k or less (read on the
+    first view; the others run to ``max_steps``). A puzzle the first view leaves unsolved runs the other
+    views in waves, and the accuracy at each wave total is read off the views each puzzle ran.
+    """
+    if not solver.stop_on_verified:
+        raise ValueError(
+            "budget_table needs a Solver(stop_on_verified=True): steps must be first verified ones"
+        )
+    data = solver.task.load(path, limit=limit)
+    if data.solutions is None:
+        raise ValueError(f"{path} has no answers: calibration needs puzzle,answer pairs")
+    results = []
+    t0 = time.perf_counter()
+    for i in range(0, len(data.puzzles), solver.batch_size):
+        chunk = data.puzzles[i : i + solver.batch_size]
+        results.extend(solver.solve_batch(chunk, max_steps=max_steps, halt_threshold=1.0, views=views))
+        progress(len(chunk))
+    seconds = time.perf_counter() - t0
+    solved = [solver.task.is_exact(r, answer) for r, answer in zip(results, data.solutions, strict=True)]
+    return {
+        "puzzles": len(results),
+        "max_steps": max_steps,
+        "views": views,
+        "solved": round(float(np.mean(solved)), 4),
+        **accuracy_by_budget(solved, results, max_steps, views),
+        "mean_views": round(float(np.mean([r.views for r in results])), 2),
+        "ms_per_puzzle": round(1000 * seconds / max(len(results), 1), 1),
+    }
+
+
+def accuracy_by_budget(
+    exact: Sequence[bool], results: Sequence[Solution], max_steps: int, views: int
+) -> dict[str, dict[str, float]]:
+    """From one run with views: the accuracy at each wave total of views ("by_views") and the first
+    view's within each step budget ("by_steps"). The second means something only for a run that stopped
+    on verified answers with no halting head, where a puzzle's steps are its first verified step."""
+    solved = np.asarray(exact, bool)
+    steps = np.array([r.steps for r in results])
+    ran = np.array([r.views for r in results])
+    first = solved & (ran == 1)
+    return {
+        "by_steps": {str(k): round(float((first & (steps <= k)).mean()), 4) for k in _budgets(max_steps)},
+        "by_views": {
+            str(w): round(float((solved & (ran <= w)).mean()), 4) for w in np.cumsum(waves(views)).tolist()
+        },
+    }
+
+
+def _budgets(max_steps: int) -> list[int]:
+    return [k for k in STEP_BUDGETS if k < max_steps] + [max_steps]
+
+
+def calibrate_budget(
+    model: str | os.PathLike[str],
+    files: Sequence[str | os.PathLike[str]],
+    max_steps: int,
+    views: int,
+    tolerance: float = 0.005,
+    backend: str = "cpu",
+    progress: Callable[[int], None] = lambda n: None,
+) -> dict[str, Any]:
+    """For a model that stops at its first verified answer: the step budget and the views to ship with.
+
+    The budget is the smallest in :data:`STEP_BUDGETS` (up to ``max_steps``) whose first-view accuracy is
+    within ``tolerance`` of ``max_steps``' on every file; the views, the smallest wave total within
+    ``tolerance`` of ``views``' on every file. A step or a view that solves nothing more only costs time
+    on the puzzles the network cannot solve. ``max_steps`` and ``views`` bound what the caller will pay.
+    """
+    manifest = load_manifest(Path(model))
+    task = get_task(manifest.task)
+    for path in files:
+        if task.is_eval_only(path):
+            raise ValueError(f"{path} is an evaluation-only set: calibrating on it would tune on the test")
+    solver = Solver(task.name, model=Path(model), backend=backend, stop_on_verified=True)
+    tables = {Path(p).name: budget_table(solver, p, max_steps, views, progress=progress) for p in files}
+
+    def smallest(key: str, top: int) -> int:
+        return next(
+            int(k)
+            for k in tables[next(iter(tables))][key]
+            if all(t[key][k] >= t[key][str(top)] - tolerance for t in tables.values())
+        )
+
+    totals = np.cumsum(waves(views)).tolist()
+    return {
+        "max_steps": smallest("by_steps", max_steps),
+        "views": smallest("by_views", totals[-1]),
+        "rule": (
+            f"stop on the first verified step (no halting head); the smallest step budget, then the smallest "
+            f"wave total of views, within {tolerance} of {max_steps} steps and {views} views on every file"
+        ),
+        "files": tables,
     }
 
 

@@ -16,6 +16,7 @@ from .. import backends, manifest
 from ..bench import Sample, batch_puzzles, generated_sample, measure_backend
 from ..limits import MAX_VIEWS
 from ..rating import rate_solution
+from ..release import accuracy_by_budget
 from ..solution import Solution
 from ..solver import Solver
 from ..tasks import TASKS, Task, get_task
@@ -88,6 +89,9 @@ def evaluate(
                 )
                 line += f" {r['exact_with_search']:8.1%} {nodes:>22s}"
             click.echo(line)
+            for label, key in (("views", "exact_by_views"), ("first view, steps", "exact_by_steps_view_1")):
+                if len(r.get(key, {})) > 1:  # how accuracy grows with views, and with steps where it stops
+                    click.echo(f"  within {label}: " + "  ".join(f"{k}: {v:.1%}" for k, v in r[key].items()))
     if write_manifest:
         _record(solver, rows)
 
@@ -127,12 +131,12 @@ def _score(
             out["mean_steps"] = round(float(np.mean([r.steps for r in results])), 2)
             out["views"] = solver.views
             out["mean_views"] = round(float(np.mean([r.views for r in results])), 2)
-            out["exact_by_views"] = {
-                str(n): round(
-                    float(np.mean([e and r.views <= n for e, r in zip(exact, results, strict=True)])), 4
-                )
-                for n in np.cumsum(waves(min(solver.views, solver.task.max_views))).tolist()
-            }
+            read = accuracy_by_budget(
+                exact, results, solver.max_steps, min(solver.views, solver.task.max_views)
+            )
+            out["exact_by_views"] = read["by_views"]
+            if solver.stop_on_verified and solver.halt_threshold >= 1.0:  # each puzzle's first verified step
+                out["exact_by_steps_view_1"] = read["by_steps"]
             scores = [rate_solution(r, solver.max_steps).score for r in results]
             out["mean_rating"] = round(float(np.mean(scores)), 4)
     return out

@@ -8,11 +8,13 @@ import shlex
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
 from .. import backends, manifest, release
 from ..errors import TRMError
+from ..limits import MAX_STEPS, MAX_VIEWS
 from ..tasks import get_task
 from .common import errors_as_messages
 
@@ -30,7 +32,25 @@ from .common import errors_as_messages
     help="Accuracy halting may lose against all steps, on every file.",
 )
 @click.option("--backend", type=click.Choice(list(backends.BACKENDS)), default="cpu", show_default=True)
-@click.option("--write-manifest", is_flag=True, help="Record the threshold and the tables in the model.")
+@click.option(
+    "--stop-on-verified",
+    is_flag=True,
+    help="Calibrate a model that stops at its first verified answer, with no halting head: choose its step "
+    "budget and views instead of a threshold.",
+)
+@click.option(
+    "--max-steps",
+    type=click.IntRange(1, MAX_STEPS),
+    default=None,
+    help="--stop-on-verified: the largest step budget considered [default: twice the model's N_sup].",
+)
+@click.option(
+    "--views",
+    type=click.IntRange(1, MAX_VIEWS),
+    default=None,
+    help="--stop-on-verified: the most views considered [default: the task's symmetries, at most 64].",
+)
+@click.option("--write-manifest", is_flag=True, help="Record the choice and the tables in the model.")
 @click.option("--data-note", default="", help="How the calibration files were made, for the record.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @errors_as_messages
@@ -39,17 +59,51 @@ def calibrate(
     model: Path,
     tolerance: float,
     backend: str,
+    stop_on_verified: bool,
+    max_steps: int | None,
+    views: int | None,
     write_manifest: bool,
     data_note: str,
     quiet: bool,
 ) -> None:
-    """Choose MODEL's halting threshold on FILES of puzzle,answer pairs, which must not be evaluation sets.
+    """Choose how MODEL stops, on FILES of puzzle,answer pairs, which must not be evaluation sets.
 
-    The threshold is the smallest whose accuracy with halting is within --tolerance of the accuracy with
-    all steps on every file. Make calibration files with `trm generate` and seeds no evaluation set uses.
+    The halting threshold is the smallest whose accuracy with halting is within --tolerance of the
+    accuracy with all steps on every file. With --stop-on-verified (a model whose halting head cannot
+    judge its answers, such as the maze model) the choice is instead the smallest step budget, and then
+    the smallest number of views, within --tolerance of --max-steps and --views on every file. Make
+    calibration files with `trm generate` and seeds no evaluation set uses.
     """
-    task = get_task(manifest.load_manifest(model).task)
+    model_manifest = manifest.load_manifest(model)
+    task = get_task(model_manifest.task)
     total = sum(len(task.load(f)) for f in files)
+    if not stop_on_verified and (max_steps is not None or views is not None):
+        raise click.UsageError("--max-steps and --views choose a budget: they need --stop-on-verified")
+    if stop_on_verified:
+        max_steps = max_steps or 2 * int(model_manifest.model.get("N_sup", 16))
+        views = views or min(task.max_views, 64)
+        with click.progressbar(length=total, label="calibrating", file=sys.stderr, hidden=quiet) as bar:
+            budget = release.calibrate_budget(model, files, max_steps, views, tolerance, backend, bar.update)
+        for name, table in budget["files"].items():
+            click.echo(
+                f"{name}: " + json.dumps({k: table[k] for k in ("by_steps", "by_views", "ms_per_puzzle")})
+            )
+        click.echo(f"chosen: max_steps {budget['max_steps']}, views {budget['views']} ({budget['rule']})")
+        if write_manifest:
+            record = _record(budget, {"max_steps", "views"}, data_note)
+            halting = {"threshold": 1.0, "stop_on_verified": True, "max_steps": budget["max_steps"]}
+            path = manifest.update(
+                model,
+                {
+                    "halting": {**halting, "calibration": record},
+                    "inference": {
+                        "views": budget["views"],
+                        "rule": "trm calibrate --stop-on-verified: see halting",
+                    },
+                },
+            )
+            click.echo(f"recorded in {path}", err=True)
+        return
     with click.progressbar(length=total, label="calibrating", file=sys.stderr, hidden=quiet) as bar:
         result = release.calibrate(model, files, tolerance, backend, bar.update)
     for name, table in result["files"].items():
@@ -57,14 +111,19 @@ def calibrate(
         click.echo(f"{name}: {cells}")
     click.echo(f"chosen threshold: {result['threshold']} ({result['rule']})")
     if write_manifest:
-        record = {
-            **{k: v for k, v in result.items() if k != "threshold"},
-            "data": data_note,
-            "command": "trm " + shlex.join(sys.argv[1:]),
-            "measured": time.strftime("%Y-%m-%d", time.gmtime()),
-        }
+        record = _record(result, {"threshold"}, data_note)
         path = manifest.update(model, {"halting": {"threshold": result["threshold"], "calibration": record}})
         click.echo(f"recorded in {path}", err=True)
+
+
+def _record(result: dict[str, Any], chosen: set[str], data_note: str) -> dict[str, Any]:
+    """What a calibration leaves in the manifest beside its choice: the tables, and how to redo them."""
+    return {
+        **{k: v for k, v in result.items() if k not in chosen},
+        "data": data_note,
+        "command": "trm " + shlex.join(sys.argv[1:]),
+        "measured": time.strftime("%Y-%m-%d", time.gmtime()),
+    }
 
 
 def _pct(value: float | None) -> str:
