@@ -33,21 +33,12 @@ __all__ = [
     "calibrate_budget",
     "compare",
     "halting_table",
+    "solve_all",
 ]
 
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)  # the thresholds calibration chooses among
-STEP_BUDGETS = (
-    8,
-    16,
-    24,
-    32,
-    48,
-    64,
-    96,
-    128,
-    192,
-    256,
-)  # the step budgets read off one stop-on-verified run
+# The step budgets read off one stop-on-verified run.
+STEP_BUDGETS = (8, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 
 
 def halting_table(
@@ -85,6 +76,15 @@ def halting_table(
     return table
 
 
+def _calibration_task(manifest: Manifest, files: Sequence[str | os.PathLike[str]]) -> Task:
+    """The model's task, once no file is an evaluation set: choosing on one would tune on the test."""
+    task = get_task(manifest.task)
+    for path in files:
+        if task.is_eval_only(path):
+            raise ValueError(f"{path} is an evaluation-only set: calibrating on it would tune on the test")
+    return task
+
+
 def calibrate(
     model: str | os.PathLike[str],
     files: Sequence[str | os.PathLike[str]],
@@ -99,10 +99,7 @@ def calibrate(
     not need. Evaluation-only files are refused: choosing a threshold on them would tune on the test.
     """
     manifest = load_manifest(Path(model))
-    task = get_task(manifest.task)
-    for path in files:
-        if task.is_eval_only(path):
-            raise ValueError(f"{path} is an evaluation-only set: calibrating on it would tune on the test")
+    task = _calibration_task(manifest, files)
     runtime = backends.create(backend, manifest)
     tables = {
         Path(p).name: halting_table(runtime, task, p, manifest.max_steps, progress=progress) for p in files
@@ -120,6 +117,18 @@ def calibrate(
         "rule": f"smallest threshold within {tolerance} of all-steps accuracy on every file",
         "files": tables,  # name -> {threshold: [accuracy, mean steps]}
     }
+
+
+def solve_all(
+    solver: Solver, puzzles: np.ndarray, progress: Callable[[int], None], **choices: Any
+) -> list[Solution]:
+    """``solver.solve_batch`` over a whole file, one batch at a time, so a progress bar can follow it."""
+    results: list[Solution] = []
+    for i in range(0, len(puzzles), solver.batch_size):
+        chunk = list(puzzles[i : i + solver.batch_size])
+        results.extend(solver.solve_batch(chunk, **choices))
+        progress(len(chunk))
+    return results
 
 
 def budget_table(
@@ -144,12 +153,8 @@ def budget_table(
     data = solver.task.load(path, limit=limit)
     if data.solutions is None:
         raise ValueError(f"{path} has no answers: calibration needs puzzle,answer pairs")
-    results = []
     t0 = time.perf_counter()
-    for i in range(0, len(data.puzzles), solver.batch_size):
-        chunk = data.puzzles[i : i + solver.batch_size]
-        results.extend(solver.solve_batch(chunk, max_steps=max_steps, halt_threshold=1.0, views=views))
-        progress(len(chunk))
+    results = solve_all(solver, data.puzzles, progress, max_steps=max_steps, halt_threshold=1.0, views=views)
     seconds = time.perf_counter() - t0
     solved = [solver.task.is_exact(r, answer) for r, answer in zip(results, data.solutions, strict=True)]
     return {
@@ -202,24 +207,19 @@ def calibrate_budget(
     on the puzzles the network cannot solve. ``max_steps`` and ``views`` bound what the caller will pay.
     """
     manifest = load_manifest(Path(model))
-    task = get_task(manifest.task)
-    for path in files:
-        if task.is_eval_only(path):
-            raise ValueError(f"{path} is an evaluation-only set: calibrating on it would tune on the test")
+    task = _calibration_task(manifest, files)
     solver = Solver(task.name, model=Path(model), backend=backend, stop_on_verified=True)
     tables = {Path(p).name: budget_table(solver, p, max_steps, views, progress=progress) for p in files}
 
-    def smallest(key: str, top: int) -> int:
+    def smallest(key: str) -> int:  # each table ends with the bound: max_steps, or all the views
+        keys = list(tables[next(iter(tables))][key])
         return next(
-            int(k)
-            for k in tables[next(iter(tables))][key]
-            if all(t[key][k] >= t[key][str(top)] - tolerance for t in tables.values())
+            int(k) for k in keys if all(t[key][k] >= t[key][keys[-1]] - tolerance for t in tables.values())
         )
 
-    totals = np.cumsum(waves(views)).tolist()
     return {
-        "max_steps": smallest("by_steps", max_steps),
-        "views": smallest("by_views", totals[-1]),
+        "max_steps": smallest("by_steps"),
+        "views": smallest("by_views"),
         "rule": (
             f"stop on the first verified step (no halting head); the smallest step budget, then the smallest "
             f"wave total of views, within {tolerance} of {max_steps} steps and {views} views on every file"

@@ -16,8 +16,7 @@ from .. import backends, manifest
 from ..bench import Sample, batch_puzzles, generated_sample, measure_backend
 from ..limits import MAX_VIEWS
 from ..rating import rate_solution
-from ..release import accuracy_by_budget
-from ..solution import Solution
+from ..release import accuracy_by_budget, solve_all
 from ..solver import Solver
 from ..tasks import TASKS, Task, get_task
 from ..views import waves
@@ -103,14 +102,6 @@ _MODES: dict[str, dict[str, Any]] = {
 }
 
 
-def _solve_all(solver: Solver, puzzles: np.ndarray, bar: Any, **choices: Any) -> list[Solution]:
-    results = []
-    for i in range(0, len(puzzles), solver.batch_size):
-        results.extend(solver.solve_batch(list(puzzles[i : i + solver.batch_size]), **choices))
-        bar.update(min(solver.batch_size, len(puzzles) - i))
-    return results
-
-
 def _score(
     solver: Solver, puzzles: np.ndarray, solutions: np.ndarray, label: str, quiet: bool, halting_only: bool
 ) -> dict[str, Any]:
@@ -122,7 +113,7 @@ def _score(
         with click.progressbar(
             length=len(puzzles), label=f"{label} ({key})", file=sys.stderr, hidden=quiet
         ) as bar:
-            results = _solve_all(solver, puzzles, bar, **choices)
+            results = solve_all(solver, puzzles, bar.update, **choices)
         elapsed = time.perf_counter() - start
         exact = [solver.task.is_exact(r, s) for r, s in zip(results, solutions, strict=True)]
         out[f"exact_{key}"] = round(float(np.mean(exact)), 4)
@@ -149,7 +140,7 @@ def _score_search(
         length=2 * len(puzzles), label=f"{label} (search)", file=sys.stderr, hidden=quiet
     ) as bar:
         start = time.perf_counter()
-        results = _solve_all(solver, puzzles, bar, fallback="search")
+        results = solve_all(solver, puzzles, bar.update, fallback="search")
         elapsed = time.perf_counter() - start
         # What the network's guidance is worth to that search, on the probabilities it saw.
         logits, ok = [], []
