@@ -7,8 +7,8 @@
 A maze is 30 lines of 30 characters (or smaller): ``#`` wall, space open, one ``S`` and one ``G``. The
 answer marks the route with ``o``; ``r.path`` lists its cells and ``r.solved`` is True only for a valid
 route exactly as short as breadth-first search says. Without ``--model`` the shipped maze model runs (a
-conv-mixer TRM trained on the CPU); the network finds no route on many hard mazes, and then says so
-rather than guess (``fallback="search"`` would finish those with breadth-first search).
+conv-mixer TRM trained on the CPU); with its 8 views it still finds no route on about 1 Maze-Hard maze
+in 5, and then says so rather than guess (``fallback="search"`` would finish those with breadth-first search).
 """
 
 from __future__ import annotations

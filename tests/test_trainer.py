@@ -312,12 +312,27 @@ def test_trm_train_cli_saves_a_split_state_and_resumes_from_it(tmp_path: Path) -
 
 
 def test_bf16_forward_carries_one_dtype_through_refills(tmp_path: Path) -> None:
-    # What a GPU run does (autocast on), forced on the CPU: halted slots refill with fp32 starting
+    # What a GPU run does (autocast on), asked for on the CPU: halted slots refill with fp32 starting
     # states, which must be cast to the carry's bf16, or the first refill fails.
-    trainer = Trainer(TINY, _cfg(max_steps=9), tmp_path)
-    trainer.autocast = True
+    trainer = Trainer(TINY, _cfg(max_steps=9, precision="bf16"), tmp_path)
+    assert trainer.autocast
     summary = trainer.train()
-    assert summary["steps"] == 9 and np.isfinite(summary["eval"]["cell_accuracy"])
+    assert summary["steps"] == 9 and summary["precision"] == "bf16"
+    assert np.isfinite(summary["eval"]["cell_accuracy"])
+    assert checkpoint.load(tmp_path / "latest.pt")["info"]["precision"] == "bf16"
+
+
+def test_precision_auto_uses_bf16_only_where_the_hardware_runs_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from trm_sdk.train import trainer as trainer_module
+
+    cpu, gpu = torch.device("cpu"), torch.device("cuda")
+    monkeypatch.setattr(trainer_module, "cpu_has_bf16_units", lambda: False)
+    assert not trainer_module.bf16_forward("auto", cpu) and trainer_module.bf16_forward("auto", gpu)
+    assert trainer_module.bf16_forward("bf16", cpu) and not trainer_module.bf16_forward("fp32", gpu)
+    monkeypatch.setattr(trainer_module, "cpu_has_bf16_units", lambda: True)
+    assert trainer_module.bf16_forward("auto", cpu)
+    with pytest.raises(ValueError, match="precision must be"):
+        trainer_module.bf16_forward("fp16", cpu)
 
 
 def test_compiled_net_step_matches_the_eager_step_and_leaves_the_model_alone() -> None:

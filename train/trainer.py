@@ -60,6 +60,10 @@ class TrainConfig:
     eval_size: int = 256
     seed: int = 0
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
+    # The forward's matrix products: "bf16" (autocast; norms, loss and the optimizer stay fp32), "fp32",
+    # or "auto": bf16 on a GPU and on a CPU with bf16 matrix units (AMX, AVX512-BF16), fp32 elsewhere,
+    # since a CPU without them emulates bf16 more slowly than it runs fp32.
+    precision: str = "auto"
     compile: bool = False
     compile_mode: str = "default"  # torch.compile mode: "default", "max-autotune-no-cudagraphs", ...
     compile_scope: str = "net"  # "net": the 2-block network applied T*(n+1) times; "step": the whole step
@@ -185,7 +189,7 @@ class Trainer:
                 else torch.compile(self.runner, mode=cfg.compile_mode)
             )
         self.compile_error: str | None = None
-        self.autocast = self.device.type == "cuda"  # bf16 forward on a GPU, as the reference
+        self.autocast = bf16_forward(cfg.precision, self.device)
         self.step = 0
         self.elapsed_s = 0.0  # training time over all windows, for the record
         self.history: list[dict[str, Any]] = []
@@ -210,6 +214,7 @@ class Trainer:
         record = {
             "elapsed_s": round(self.elapsed_s, 1),
             "hardware": _hardware(self.device),
+            "precision": "bf16" if self.autocast else "fp32",
             "processes": self.world.size,
             "history": self.history[-200:],
             "curriculum_stage": self.data.describe(),
@@ -556,6 +561,7 @@ class Trainer:
             "window_steps": steps_done,
             "window_s": round(train_wall, 1),
             "steps_per_s": round(steps_done / max(sum(step_times), 1e-9), 3),
+            "precision": "bf16" if self.autocast else "fp32",
             "train_exact_recent": round(float(np.mean(finished_exact[-1000:] or [0])), 4),
         }
         if self.world.size > 1:
@@ -669,6 +675,27 @@ def _make_stream(task: Task, cfg: TrainConfig, model_cfg: TRMConfig, workers: in
         stage_puzzles=cfg.stage_puzzles,
     )
     return CurriculumStream(task, stream_cfg)
+
+
+def bf16_forward(precision: str, device: torch.device) -> bool:
+    """Whether the forward runs under bf16 autocast, for ``TrainConfig.precision``."""
+    if precision not in ("auto", "bf16", "fp32"):
+        raise ValueError(f"precision must be 'auto', 'bf16' or 'fp32', not {precision!r}")
+    if precision != "auto":
+        return precision == "bf16"
+    return device.type == "cuda" or cpu_has_bf16_units()
+
+
+def cpu_has_bf16_units() -> bool:
+    """AMX or AVX512-BF16 in this CPU's flags (Linux; elsewhere: False, which keeps fp32)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    flags = next(
+        (line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), []
+    )
+    return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
 def _hardware(device: torch.device) -> str:
