@@ -42,6 +42,25 @@ def test_info_lists_every_backend_with_a_reason() -> None:
     assert "unavailable:" in result.output
 
 
+def test_info_reads_every_kind_of_evaluation_row(tiny_model_dir: Path, tmp_path: Path) -> None:
+    # A --halting-only evaluation with views (the maze model's) records no all-steps figure.
+    import shutil
+
+    from trm_sdk import manifest
+
+    model = tmp_path / "m"
+    shutil.copytree(tiny_model_dir, model)
+    rows = {
+        "views": {"exact_halting": 0.793, "views": 8, "exact_by_views": {"1": 0.328, "8": 0.793}},
+        "plain": {"exact_halting": 0.5, "exact_all_steps": 0.25, "ms_per_puzzle_halting": 1234.5},
+    }
+    manifest.update(model, {"evaluation": {"sets": rows}})
+    result = _run("info", "--model", str(model))
+    assert result.exit_code == 0, result.output
+    assert "views: 79.3% exact with 8 views (32.8% with 1)" in result.output
+    assert "plain: 50.0% exact with halting, 25.0% with all steps, 1,234 ms each" in result.output
+
+
 def test_solve_string_json(tiny_model_dir: Path) -> None:
     result = _run("solve", PUZZLE, "--model", str(tiny_model_dir), "--json", "--max-steps", "2")
     row = json.loads(result.stdout.strip().splitlines()[0])

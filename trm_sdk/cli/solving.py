@@ -164,10 +164,22 @@ def info(model: Path | None) -> None:
                 f"    {role}: {entry['path']} ({entry['bytes'] / 1e6:.1f} MB, sha256 {entry['sha256'][:12]})"
             )
         for name, row in m.raw.get("evaluation", {}).get("sets", {}).items():
-            click.echo(
-                f"    {name}: {row['exact_halting']:.1%} exact with halting, "
-                f"{row['exact_all_steps']:.1%} with all steps"
-            )
+            click.echo(f"    {name}: {_measured(row)}")
+
+
+def _measured(row: dict[str, Any]) -> str:
+    """One evaluation row of a manifest: what the default Solver scored, and the single pass beside it
+    when views were measured (a --halting-only evaluation records no all-steps figure)."""
+    views = row.get("views", 1)
+    text = f"{row['exact_halting']:.1%} exact with " + (f"{views} views" if views > 1 else "halting")
+    one_view = row.get("exact_by_views", {}).get("1")
+    if views > 1 and one_view is not None:
+        text += f" ({one_view:.1%} with 1)"
+    if "exact_all_steps" in row:
+        text += f", {row['exact_all_steps']:.1%} with all steps"
+    if "ms_per_puzzle_halting" in row:
+        text += f", {row['ms_per_puzzle_halting']:,.0f} ms each"
+    return text
 
 
 @click.command()
