@@ -91,3 +91,28 @@ def test_maze_steps_reads_accuracy_at_every_step_budget_from_one_run(
     assert row["puzzles"] == 3 and list(row["by_steps"]) == ["8"] and list(row["by_views"]) == ["1", "4"]
     assert row["by_views"]["1"] <= row["by_views"]["4"] == row["solved"]
     assert row["by_steps"]["8"] == row["by_views"]["1"]
+
+
+def test_train_speed_times_the_real_step_by_precision(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    tiny = "hidden=16 n_prefix=2 T=1 n=1 N_sup=2 multiple_of=16 eval_size=4".split()
+    rows = {}
+    for batch in (4, 8):
+        out = tmp_path / f"speed{batch}.json"
+        cmd = [
+            sys.executable,
+            str(SCRIPTS / "train_speed.py"),
+            "--compile",
+            "off",
+            "--precision",
+            "fp32,bf16",
+        ]
+        cmd += ["--steps", "50", "--warmup", "25", "--json", str(out)]
+        cmd += [arg for pair in [*tiny, f"batch_size={batch}"] for arg in ("--set", pair)]
+        run = subprocess.run(cmd, capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+        rows[batch] = json.loads(out.read_text())
+    assert [r["precision"] for r in rows[4]] == ["fp32", "bf16"]  # asked for, whatever the CPU has
+    assert all(r["steps_per_s"] > 0 and r["compile_error"] is None for r in rows[4] + rows[8])
+    # The FLOP count is the step's: twice the puzzles, twice the products.
+    assert rows[8][0]["gflop_per_step"] == pytest.approx(2 * rows[4][0]["gflop_per_step"], rel=0.02)
