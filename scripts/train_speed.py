@@ -59,7 +59,7 @@ def measure(model_cfg: TRMConfig, values: dict[str, Any], steps: int, warmup: in
         raise SystemExit("too few progress reports after the warm-up: make --steps at least 50")
     rate = (timed[-1][0] - timed[0][0]) / (timed[-1][1] - timed[0][1])
     return {
-        "precision": "bf16" if trainer.autocast else "fp32",
+        "precision": trainer.precision,
         "compile": cfg.compile,
         "steps_per_s": round(rate, 3),
         "gflops_per_s": round(flops * rate / 1e9, 1),

@@ -273,7 +273,7 @@ def main(
             click.echo(
                 f"TRM {model_cfg.hidden}d x{model_cfg.n_blocks} blocks, T={model_cfg.T} n={model_cfg.n}, "
                 f"{trainer.model.num_params():,} parameters on {trainer.device}"
-                f"{processes if world.size > 1 else ''}, {'bf16' if trainer.autocast else 'fp32'} forward; "
+                f"{processes if world.size > 1 else ''}, {trainer.precision} forward; "
                 f"starting at step {trainer.step}",
                 err=True,
             )

@@ -197,6 +197,11 @@ class Trainer:
         self.eval_set = self.task.eval_set(cfg.seed, cfg.eval_size) if self.world.is_main else None
 
     @property
+    def precision(self) -> str:
+        """The forward's precision as ``TrainConfig.precision`` resolved it: "bf16" or "fp32"."""
+        return "bf16" if self.autocast else "fp32"
+
+    @property
     def data(self) -> CurriculumStream:
         """The data stream, which rank 0 alone holds."""
         if self.stream is None:
@@ -214,7 +219,7 @@ class Trainer:
         record = {
             "elapsed_s": round(self.elapsed_s, 1),
             "hardware": _hardware(self.device),
-            "precision": "bf16" if self.autocast else "fp32",
+            "precision": self.precision,
             "processes": self.world.size,
             "history": self.history[-200:],
             "curriculum_stage": self.data.describe(),
@@ -561,7 +566,7 @@ class Trainer:
             "window_steps": steps_done,
             "window_s": round(train_wall, 1),
             "steps_per_s": round(steps_done / max(sum(step_times), 1e-9), 3),
-            "precision": "bf16" if self.autocast else "fp32",
+            "precision": self.precision,
             "train_exact_recent": round(float(np.mean(finished_exact[-1000:] or [0])), 4),
         }
         if self.world.size > 1:
