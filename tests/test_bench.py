@@ -44,8 +44,9 @@ def test_measure_backend_reports_latency_and_throughput(tiny_model_dir: Path) ->
                 0 < row["halting"]["mean_ms"] <= row["halting"]["p95_ms"]
                 and row["halting"]["batches"] == batches
             )
+            # batch_ms is rounded to 0.1 ms and mean_ms to 0.01 ms: the tolerance is the rounding
             assert row["halting"]["batch_ms"] == pytest.approx(
-                int(size) * row["halting"]["mean_ms"], rel=0.01
+                int(size) * row["halting"]["mean_ms"], abs=0.05 + int(size) * 0.005 + 1e-9
             )
             assert 0 <= row["halting"]["solved"] <= 1
     # every puzzle run is reported to the progress bar: latency, then each sample at each batch size
