@@ -116,3 +116,32 @@ def test_train_speed_times_the_real_step_by_precision(tmp_path: Path) -> None:
     assert all(r["steps_per_s"] > 0 and r["compile_error"] is None for r in rows[4] + rows[8])
     # The FLOP count is the step's: twice the puzzles, twice the products.
     assert rows[8][0]["gflop_per_step"] == pytest.approx(2 * rows[4][0]["gflop_per_step"], rel=0.02)
+
+
+def test_sudoku_study_scores_each_candidate_once_on_sets_it_never_trains_on(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    data = tmp_path / "data"
+    (data / "sudoku" / "tdoku").mkdir(parents=True)
+    puzzles5 = _generated_csv(
+        data / "sudoku" / "tdoku" / "puzzles5_forum_hardest_1905_11+.csv", "easy", 30, 1
+    )
+    _generated_csv(data / "sudoku" / "tdoku" / "puzzles2_17_clue.csv", "easy", 10, seed=2)
+    results, work = tmp_path / "study.json", tmp_path / "work"
+    cmd = [sys.executable, str(SCRIPTS / "sudoku_study.py"), "--minutes", "0.25", "--only", "base"]
+    cmd += ["--data", str(data), "--results", str(results), "--work", str(work)]
+    cmd += ["--held-out", "8", "--set-size", "6"]
+    first = subprocess.run(cmd, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    (row,) = json.loads(results.read_text())
+    assert row["candidate"] == "base" and row["steps"] >= 1 and row["parameters"] > 0
+    assert set(row["eval"]) == {"generated_minimal_6", "generated_blanks55_6", "puzzles5_held_out"}
+    assert row["eval"]["puzzles5_held_out"]["puzzles"] == 8
+    # the held-out rows are not in the candidates' training file
+    lines = puzzles5.read_text().splitlines()
+    train = (work / "data" / "puzzles5_train.csv").read_text().splitlines()
+    assert train == lines[:-8] and not set(lines[-8:]) & set(train[1:])
+    assert "| base |" in first.stdout
+    again = subprocess.run(cmd, capture_output=True, text=True)
+    assert "already in" in again.stdout and len(json.loads(results.read_text())) == 1
+    bad = subprocess.run([*cmd[:4], "--only", "nosuch"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "unknown candidates nosuch" in bad.stderr

@@ -24,6 +24,8 @@ import torch
 
 from trm_sdk.network import TRM, TRMConfig
 
+from .optim import ChainedOptimizer
+
 FORMAT_VERSION = 1
 _COMPILE_PREFIX = "_orig_mod."
 
@@ -97,7 +99,7 @@ def save(
     task: str,
     model: TRM,
     ema: dict[str, torch.Tensor],
-    optimizer: torch.optim.Optimizer | None,
+    optimizer: torch.optim.Optimizer | ChainedOptimizer | None,
     step: int,
     train_config: dict[str, Any],
     data_state: dict[str, Any] | None,

@@ -34,6 +34,7 @@ from .data import CurriculumStream, StreamConfig
 from .distributed import World
 from .evaluate import evaluate
 from .losses import cross_entropy, halting_loss
+from .optim import make_optimizer
 
 log = logging.getLogger("trm_sdk.train")
 
@@ -69,6 +70,10 @@ class TrainConfig:
     compile_scope: str = "net"  # "net": the 2-block network applied T*(n+1) times; "step": the whole step
     speed_probe: int = 0  # with compile: time this many eager steps, then as many compiled ones (same run)
     data_workers: int = -1  # processes generating puzzles (-1: all but two cores on a GPU, none on a CPU)
+    optimizer: str = "adamw"  # or "muon": Muon on the blocks' matrices, AdamW for the rest (train/optim.py)
+    # Shallow-to-deep: [[step, T, n], ...], the recursion from each optimizer step on (the model config's
+    # T and n before the first entry). Cheap shallow steps early, the full depth later.
+    depth_schedule: tuple[tuple[int, int, int], ...] = ()
     curriculum: str = "easy-to-hard"
     advance_at: float = 0.9  # exact accuracy on recent training puzzles that ends a curriculum stage
     stage_puzzles: int = 0  # or this many finished puzzles in a stage (0: accuracy alone decides)
@@ -84,7 +89,25 @@ class TrainConfig:
         for key in ("files", "eval_files"):
             if key in values:
                 values[key] = tuple(values[key])
+        if "depth_schedule" in values:
+            values["depth_schedule"] = checked_schedule(values["depth_schedule"])
         return cls(**values)
+
+
+def checked_schedule(entries: Any) -> tuple[tuple[int, int, int], ...]:
+    """A depth schedule as given on the command line (JSON lists), checked: [[step, T, n], ...] with
+    steps increasing and T, n at least 1."""
+    try:
+        out = tuple((int(a), int(b), int(c)) for a, b, c in entries)
+        valid = all(isinstance(v, int) and not isinstance(v, bool) for e in entries for v in e)
+    except (TypeError, ValueError):
+        out, valid = (), False
+    steps = [e[0] for e in out]
+    if not valid or any(e[0] < 0 or e[1] < 1 or e[2] < 1 for e in out) or steps != sorted(set(steps)):
+        raise ValueError(
+            f"depth_schedule must be [[step, T, n], ...] with increasing steps and T, n >= 1, not {entries!r}"
+        )
+    return out
 
 
 @dataclass
@@ -158,16 +181,13 @@ class Trainer:
                 self.model, device_ids=[self.device] if self.device.type == "cuda" else None
             )
         self.ema = self._fresh_ema()  # rank 0's alone: only rank 0 evaluates and saves
-        decay: list[torch.nn.Parameter] = []
-        no_decay: list[torch.nn.Parameter] = []
-        for name, p in self.model.named_parameters():
-            (no_decay if p.dim() < 2 or name.startswith("q_head") else decay).append(p)
-        self.optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        self.optimizer = make_optimizer(
+            self.model,
+            cfg.optimizer,
             lr=cfg.lr,
             betas=(cfg.beta1, cfg.beta2),
-            # One kernel for all parameters on a GPU; the moments' layout (and so resuming) is the same.
-            **({"fused": True} if self.device.type == "cuda" else {}),
+            weight_decay=cfg.weight_decay,
+            fused=self.device.type == "cuda",
         )
         self._ema_keys = [k for k, v in self.model.state_dict().items() if v.is_floating_point()]
         # Rank 0 draws every puzzle of the global batch and shares them: one stream, one data position,
@@ -249,6 +269,12 @@ class Trainer:
         on every machine); rank 0 takes the data position.
         """
         body = checkpoint.load(path)
+        saved_optimizer = body["train_config"].get("optimizer", "adamw")
+        if saved_optimizer != self.cfg.optimizer:
+            raise ValueError(
+                f"the run was saved with optimizer {saved_optimizer!r}, not {self.cfg.optimizer!r}: its "
+                "moments belong to it; resume with the same optimizer"
+            )
         # Compared as configs, so a key added since the save (at its default) is not a difference.
         saved = TRMConfig.from_dict(body["model_config"])
         changed = saved.weight_changes(self.model.cfg)
@@ -321,6 +347,18 @@ class Trainer:
         }
 
     # -- the loop ------------------------------------------------------------------------------------------
+
+    def _follow_depth_schedule(self) -> None:
+        """Set the recursion that ``depth_schedule`` gives for the current step. The network is the same
+        at every depth (T and n only say how often it is applied), so the puzzles in flight carry on."""
+        depth = None
+        for at, T, n in self.cfg.depth_schedule:
+            if self.step >= at:
+                depth = (T, n)
+        cfg = self.model.cfg
+        if depth is not None and depth != (cfg.T, cfg.n):
+            log.info("step %d: recursion T=%d n=%d (was T=%d n=%d)", self.step, *depth, cfg.T, cfg.n)
+            cfg.T, cfg.n = depth
 
     def _lr(self) -> float:
         warm = self.cfg.warmup_steps
@@ -489,6 +527,7 @@ class Trainer:
                     carry = self._new_carry(cells)  # the puzzles in flight are dropped, unscored
                     halted = np.ones(cfg.batch_size, dtype=bool)
                 self._refill(carry, halted)
+                self._follow_depth_schedule()
                 for group in self.optimizer.param_groups:
                     group["lr"] = self._lr()
                 eager = self.step - window_start_step < probe

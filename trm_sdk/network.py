@@ -115,6 +115,42 @@ class GridConv(nn.Module):
         return self.conv(grid).reshape(B, D, L).transpose(1, 2)
 
 
+class DigitCodes(nn.Module):
+    """Digit-equivariant input and output: a symbol is known by the cells where the puzzle gives it.
+
+    Each symbol's code is the mean of learned position vectors over the cells that hold it in the question;
+    a cell's input is its kind (pad, blank or given) plus a projection of its symbol's code, and a symbol's
+    output logit in a cell is the cell's state against that symbol's code. Relabelling the symbols permutes
+    the codes and nothing else, so the network's answer is relabelled with them: the invariance that digit
+    augmentation only teaches. A symbol the question never gives has a zero code (a unique Sudoku lacks
+    at most one digit), which still tells it apart from the others.
+    """
+
+    def __init__(self, cfg: TRMConfig) -> None:
+        super().__init__()
+        self.first = 2  # tokens below are pad and blank
+        self.symbols = cfg.vocab_size - self.first
+        self.position = nn.Parameter(torch.zeros(cfg.seq_len, cfg.hidden))
+        self.inp = nn.Linear(cfg.hidden, cfg.hidden, bias=False)
+        self.out = nn.Linear(cfg.hidden, cfg.hidden, bias=False)
+        self.scale = 1.0 / math.sqrt(cfg.hidden)
+
+    def codes(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(one-hot of given symbols (B, S, K), codes (B, K, D))."""
+        symbols = torch.arange(self.first, self.first + self.symbols, device=tokens.device)
+        given = (tokens.unsqueeze(-1) == symbols).to(self.position.dtype)  # (B, S, K)
+        count = given.sum(1).clamp(min=1.0).unsqueeze(-1)  # (B, K, 1)
+        return given, torch.einsum("bsk,sd->bkd", given, self.position) / count
+
+    def embed(self, given: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+        """The given cells' part of the input (B, S, D): their symbol's code, projected."""
+        return self.inp(torch.einsum("bsk,bkd->bsd", given, codes))
+
+    def logits(self, h: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+        """(B, S, K): each cell's state against each symbol's code."""
+        return torch.einsum("bsd,bkd->bsk", self.out(h), codes.to(h.dtype)) * self.scale
+
+
 class Block(nn.Module):
     """Post-norm block, as in the paper: h = norm(h + mix(h)); h = norm(h + mlp(h))."""
 
@@ -176,6 +212,10 @@ class TRMConfig:
     n_heads: int = 8  # attention only
     rope_theta: float = 10000.0  # attention only
     kernel: int = 3  # conv only: the mixer's k x k neighbourhood (odd)
+    # "embedding": a row per token in and out. "equivariant": the symbols (tokens 2 and up, Sudoku's
+    # digits) have no weights of their own; each is known by where the puzzle gives it (see DigitCodes),
+    # so relabelling the digits of a puzzle relabels the answer exactly, without digit augmentation.
+    digits: Literal["embedding", "equivariant"] = "embedding"
     T: int = 3  # outer cycles per supervision step; the first T-1 run without gradient
     n: int = 6  # latent updates per cycle
     N_sup: int = 16  # supervision steps
@@ -184,6 +224,10 @@ class TRMConfig:
     def __post_init__(self) -> None:
         if self.mixer not in ("mlp", "attention", "conv"):
             raise ValueError(f"mixer must be 'mlp', 'attention' or 'conv', not {self.mixer!r}")
+        if self.digits not in ("embedding", "equivariant"):
+            raise ValueError(f"digits must be 'embedding' or 'equivariant', not {self.digits!r}")
+        if self.digits == "equivariant" and self.vocab_size < 4:
+            raise ValueError("digits 'equivariant' needs symbols to relabel: tokens 2 and up")
         if self.mixer == "conv":
             if self.n_prefix:
                 raise ValueError("mixer 'conv' mixes a square grid of cells only: set n_prefix to 0")
@@ -234,6 +278,7 @@ class TRM(nn.Module):
         self.prefix = nn.Parameter(torch.zeros(cfg.n_prefix, D))
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_blocks))
         self.head = nn.Linear(D, cfg.vocab_size, bias=False)
+        self.digit_codes = DigitCodes(cfg) if cfg.digits == "equivariant" else None
         self.q_head = nn.Linear(D, 1)  # the only bias in the network
         # Fixed random starting points for y and z, broadcast over positions: buffers, not learned.
         self.register_buffer("y_init", nn.init.trunc_normal_(torch.empty(D), std=1.0, a=-2.0, b=2.0))
@@ -247,6 +292,8 @@ class TRM(nn.Module):
                 nn.init.trunc_normal_(module.weight, std=1.0 / math.sqrt(module.in_features), a=-2.0, b=2.0)
         nn.init.trunc_normal_(self.embed.weight, std=std, a=-2 * std, b=2 * std)
         nn.init.trunc_normal_(self.prefix, std=std, a=-2 * std, b=2 * std)
+        if self.digit_codes is not None:
+            nn.init.trunc_normal_(self.digit_codes.position, std=1.0, a=-2.0, b=2.0)
         # Start by predicting "keep going" (sigmoid(-5) = 0.007) so early training does not halt at step 1.
         nn.init.zeros_(self.q_head.weight)
         nn.init.constant_(self.q_head.bias, -5.0)
@@ -255,7 +302,12 @@ class TRM(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
     def input_embedding(self, tokens: torch.Tensor) -> torch.Tensor:
-        x = self.embed(tokens) * math.sqrt(self.cfg.hidden)  # (B, S, D)
+        if self.digit_codes is None:
+            x = self.embed(tokens) * math.sqrt(self.cfg.hidden)  # (B, S, D)
+        else:  # every symbol shares the "given" row (token 2); its code says which one it is
+            given, codes = self.digit_codes.codes(tokens)
+            kind = self.embed(tokens.clamp(max=self.digit_codes.first)) * math.sqrt(self.cfg.hidden)
+            x = kind + self.digit_codes.embed(given, codes)
         prefix = self.prefix.to(x.dtype).unsqueeze(0).expand(x.shape[0], -1, -1)  # (B, P, D)
         return torch.cat([prefix, x], dim=1)  # (B, L, D)
 
@@ -264,6 +316,15 @@ class TRM(nn.Module):
         length = self.cfg.length if cells is None else cells + self.cfg.n_prefix
         shape = (batch, length, self.cfg.hidden)
         return self.y_init.expand(shape).clone(), self.z_init.expand(shape).clone()
+
+    def output_logits(self, tokens: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
+        """(B, S, V) from the cells' answer states: the head's row per token, or with equivariant digits
+        the head's rows for pad and blank and the symbols' codes for the rest."""
+        if self.digit_codes is None:
+            return self.head(cells)
+        _, codes = self.digit_codes.codes(tokens)
+        first = self.digit_codes.first
+        return torch.cat([self.head(cells)[..., :first], self.digit_codes.logits(cells, codes)], dim=-1)
 
     def halt_features(self, y: torch.Tensor) -> torch.Tensor:
         """What the halting head reads: prefix position 0, or without a prefix (conv) the cells' mean,
@@ -297,6 +358,6 @@ class TRM(nn.Module):
             for _ in range(self.cfg.T - 1):
                 y, z = self.latent_recursion(x, y, z)
         y, z = self.latent_recursion(x, y, z)  # the only cycle backpropagated
-        logits = self.head(y[:, self.cfg.n_prefix :])  # (B, S, V)
+        logits = self.output_logits(tokens, y[:, self.cfg.n_prefix :])  # (B, S, V)
         q_halt = self.q_head(self.halt_features(y)).squeeze(-1)  # (B,)
         return y.detach(), z.detach(), logits, q_halt
