@@ -134,14 +134,20 @@ def test_sudoku_study_scores_each_candidate_once_on_sets_it_never_trains_on(tmp_
     assert first.returncode == 0, first.stderr
     (row,) = json.loads(results.read_text())
     assert row["candidate"] == "base" and row["steps"] >= 1 and row["parameters"] > 0
-    assert set(row["eval"]) == {"generated_minimal_6", "generated_blanks55_6", "puzzles5_held_out"}
+    sets = {"generated_minimal_6", "generated_blanks55_6", "generated_blanks40_6", "puzzles5_held_out"}
+    assert set(row["eval"]) == sets
     assert row["eval"]["puzzles5_held_out"]["puzzles"] == 8
     # the held-out rows are not in the candidates' training file
     lines = puzzles5.read_text().splitlines()
     train = (work / "data" / "puzzles5_train.csv").read_text().splitlines()
     assert train == lines[:-8] and not set(lines[-8:]) & set(train[1:])
     assert "| base |" in first.stdout
-    again = subprocess.run(cmd, capture_output=True, text=True)
-    assert "already in" in again.stdout and len(json.loads(results.read_text())) == 1
+    # a set added after a candidate ran is scored from its saved state, without training it again
+    del row["eval"]["generated_blanks40_6"]
+    results.write_text(json.dumps([row]))
+    again = subprocess.run([*cmd, "--rescore"], capture_output=True, text=True)
+    assert "already in" in again.stdout and "base: rescored on generated_blanks40_6" in again.stdout
+    (rescored,) = json.loads(results.read_text())
+    assert set(rescored["eval"]) == sets
     bad = subprocess.run([*cmd[:4], "--only", "nosuch"], capture_output=True, text=True)
     assert bad.returncode == 2 and "unknown candidates nosuch" in bad.stderr
