@@ -37,6 +37,7 @@ from trm_sdk.manifest import (
 )
 from trm_sdk.network import TRM
 from trm_sdk.tasks import Task, get_task
+from trm_sdk.train.curve import learning_curve
 
 from . import onnx_graphs
 from .defaults import DEFAULT_N_VERIFY, DEFAULT_OPSET, DEFAULT_THRESHOLD
@@ -265,6 +266,14 @@ def export_onnx(
 
     info = _jsonable(dict(body.get("info") or {}))
     evaluation = info.pop("evaluation", {})
+    training = {
+        **info,
+        "step": body.get("step"),
+        "train_config": _jsonable(body.get("train_config")),
+        "learning_curve": learning_curve(info),  # the earlier runs' curve included: once is enough
+    }
+    if isinstance(info.get("init_from"), dict):
+        training["init_from"] = {k: v for k, v in info["init_from"].items() if k != "learning_curve"}
     fields = {
         "task": task_name,
         "encoding": encoding,
@@ -275,7 +284,7 @@ def export_onnx(
         "opset": opset,
         "io": io_spec(cfg),
         "graphs": stats,
-        "training": {**info, "step": body.get("step"), "train_config": _jsonable(body.get("train_config"))},
+        "training": training,
         "evaluation": evaluation,
         "parity": _jsonable(parity),
         "exported_with": {

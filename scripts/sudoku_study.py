@@ -32,7 +32,7 @@ from trm_sdk.tasks import get_task
 from trm_sdk.tasks.sudoku import generate
 from trm_sdk.train import checkpoint
 from trm_sdk.train.cli import _parse_overrides  # the --set parser trm-train uses
-from trm_sdk.train.evaluate import evaluate
+from trm_sdk.train.evaluate import score_file
 from trm_sdk.train.trainer import TrainConfig, Trainer
 
 # The shipped model's recipe (its first run's settings, see models/sudoku/manifest.json), which every
@@ -147,10 +147,7 @@ def rescore(rows: list[dict[str, Any]], eval_files: list[str], work: Path) -> No
             continue
         model, _ = checkpoint.load_model(saved)
         for path in missing:
-            data = task.load(path)
-            assert data.solutions is not None
-            result = evaluate(model, task.encode(data.puzzles), task.encode(data.solutions))
-            row["eval"][Path(path).stem] = {k: round(v, 4) for k, v in result.to_dict().items()}
+            row["eval"][Path(path).stem] = score_file(model, task, path)
             print(f"{row['candidate']}: rescored on {Path(path).stem}", flush=True)
 
 

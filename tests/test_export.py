@@ -46,7 +46,18 @@ def tiny_model(seed: int = 0, **overrides: object) -> TRM:
 
 def save_checkpoint(path: Path, model: TRM) -> Path:
     ema = {k: v.clone() for k, v in model.state_dict().items()}
-    info = {"note": "tiny test model", "evaluation": {"generated-easy": {"exact": 0.0}}}
+    info = {
+        "note": "tiny test model",
+        "evaluation": {"generated-easy": {"exact": 0.0}},
+        "elapsed_s": 120.0,
+        "history": [{"step": 7, "elapsed_s": 120.0, "stage": 1, "exact_all_steps": 0.25}],
+        # started from a model trained 10 minutes, whose one evaluation was at minute 9
+        "init_from": {
+            "model": "models/earlier",
+            "cpu_minutes": 10.0,
+            "learning_curve": [{"run": 1, "cpu_minutes": 9.0, "step": 3, "exact_all_steps": 0.125}],
+        },
+    }
     return checkpoint.save(
         path,
         task="sudoku",
@@ -109,6 +120,13 @@ def test_files_manifest_and_checksums(exported: dict) -> None:
     assert raw["io"]["unrolled"]["outputs"][2] == {"name": "steps", "dtype": "int64", "shape": ["batch"]}
     assert raw["training"]["step"] == 7 and raw["training"]["train_config"] == {"lr": 1e-4}
     assert raw["training"]["note"] == "tiny test model"
+    assert [
+        (p["run"], p["cpu_minutes"], p["exact_all_steps"]) for p in raw["training"]["learning_curve"]
+    ] == [
+        (1, 9.0, 0.125),
+        (2, 12.0, 0.25),
+    ]
+    assert raw["training"]["init_from"] == {"model": "models/earlier", "cpu_minutes": 10.0}  # curve once
     assert raw["evaluation"] == {"generated-easy": {"exact": 0.0}}
     assert raw["source_checkpoint"]["file"] == "tiny.pt"
     assert raw["source_checkpoint"]["sha256"] == sha256_file(ckpt)

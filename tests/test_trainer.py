@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from pathlib import Path
@@ -382,6 +383,7 @@ def test_init_from_starts_at_an_exported_models_weights_with_fresh_moments(
     tmp_path: Path, tiny_model_dir: Path, maze_model: Path
 ) -> None:
     from trm_sdk.manifest import load_manifest
+    from trm_sdk.train.curve import total_minutes
 
     manifest = load_manifest(tiny_model_dir)
     shipped = np.load(tiny_model_dir / "weights.npz")
@@ -394,14 +396,16 @@ def test_init_from_starts_at_an_exported_models_weights_with_fresh_moments(
     trainer.train()
     info = checkpoint.load(tmp_path / "latest.pt")["info"]
     assert info["init_from"]["weights_sha256"] == manifest.files["weights"]["sha256"]
+    # the source model's minutes, so that this run's learning curve continues its curve
+    assert info["init_from"]["cpu_minutes"] == round(total_minutes(manifest.raw["training"]), 1)
     resumed = Trainer(TRMConfig.from_dict(manifest.model), _cfg(max_steps=3), tmp_path / "resumed")
     resumed.resume(tmp_path / "latest.pt")
     resumed.train()
     again = checkpoint.load(tmp_path / "resumed" / "latest.pt")["info"]
     assert again["init_from"] == info["init_from"]
 
-    other = Trainer(TINY, _cfg(), tmp_path / "other")
-    with pytest.raises(ValueError, match="network differs"):
+    other = Trainer(dataclasses.replace(TINY, hidden=32), _cfg(), tmp_path / "other")
+    with pytest.raises(ValueError, match="network differs from this run's in hidden"):
         other.init_from(tiny_model_dir)
     with pytest.raises(ValueError, match="is a maze model"):
         other.init_from(maze_model)
@@ -421,7 +425,29 @@ def test_trm_train_cli_init_from_takes_the_network_from_the_manifest(
     body = checkpoint.load(out / "latest.pt")
     assert body["model_config"]["hidden"] == 16 and body["step"] == 1
     clash = CliRunner().invoke(main, [*args, "--steps", "1", "--set", "hidden=32"])
-    assert clash.exit_code != 0 and "manifest" in clash.output
+    assert clash.exit_code != 0 and "differs from this run's in hidden" in clash.output
+    # The recursion is not in the weights: a shipped network may go on training deeper (shallow-to-deep).
+    deeper = CliRunner().invoke(
+        main,
+        [
+            *args,
+            "--out",
+            str(tmp_path / "deeper"),
+            "--steps",
+            "1",
+            "--set",
+            "T=2",
+            "--set",
+            "n=3",
+            "--set",
+            "batch_size=4",
+            "--set",
+            "eval_every=0",
+        ],
+    )
+    assert deeper.exit_code == 0, deeper.output
+    body = checkpoint.load(tmp_path / "deeper" / "latest.pt")
+    assert (body["model_config"]["T"], body["model_config"]["n"], body["step"]) == (2, 3, 1)
     both = CliRunner().invoke(main, [*args, "--steps", "1", "--resume", str(out / "latest.pt")])
     assert both.exit_code != 0 and "exclude each other" in both.output
     not_a_model = CliRunner().invoke(main, ["--init-from", str(tmp_path), "--steps", "1"])

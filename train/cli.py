@@ -234,9 +234,8 @@ def main(
             model_cfg = TRMConfig.from_dict({**body["model_config"], **model_over})
             train_values = {**body["train_config"], **train_over}
         elif init_from is not None:
-            if model_over:
-                raise click.UsageError("model settings come from the --init-from model's manifest")
-            model_cfg = TRMConfig.from_dict(load_manifest(init_from).model)
+            # The network comes from the manifest; only the recursion may be set deeper or shallower.
+            model_cfg = TRMConfig.from_dict({**load_manifest(init_from).model, **model_over})
             train_values = dict(train_over)
         else:
             model_cfg = TRMConfig.from_dict({**get_task(task).model_defaults, **model_over})

@@ -6,14 +6,18 @@ module is the cheap in-training view of the same quantities.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from trm_sdk import halting
 from trm_sdk.network import TRM
+from trm_sdk.tasks import Task
 
 Exact = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]  # (predicted, questions, answers) -> (N,)
 
@@ -88,3 +92,29 @@ def evaluate(
         mean_steps=steps_total / max(n, 1),
         cell_accuracy=cells_right / max(cells, 1),
     )
+
+
+def score_file(
+    model: TRM,
+    task: Task,
+    path: str | Path,
+    *,
+    limit: int | None = None,
+    device: torch.device | str = "cpu",
+    autocast: bool = False,
+) -> dict[str, Any]:
+    """:func:`evaluate` on a puzzle file with answers, as a run's summary records it (rounded, with the
+    seconds it took): one home for the trainer's end-of-run sets and the study's later rescoring."""
+    data = task.load(str(path), limit=limit)
+    if data.solutions is None:
+        raise ValueError(f"{path} has no answers to score against")
+    t0 = time.monotonic()
+    result = evaluate(
+        model,
+        task.encode(data.puzzles),
+        task.encode(data.solutions),
+        device=device,
+        autocast=autocast,
+        exact=task.exact_tokens,  # a maze accepts any shortest path
+    ).to_dict()
+    return {k: round(v, 4) for k, v in result.items()} | {"seconds": round(time.monotonic() - t0, 1)}

@@ -29,10 +29,10 @@ from torch.nn.parallel import DistributedDataParallel
 from trm_sdk.network import RECURSION_FIELDS, TRM, TRMConfig, checked_fields
 from trm_sdk.tasks import Task, get_task
 
-from . import checkpoint, distributed
+from . import checkpoint, curve, distributed
 from .data import CurriculumStream, StreamConfig
 from .distributed import World
-from .evaluate import evaluate
+from .evaluate import evaluate, score_file
 from .losses import cross_entropy, halting_loss
 from .optim import make_optimizer
 
@@ -335,8 +335,12 @@ class Trainer:
         manifest = load_manifest(model_dir)  # ModelError on a folder that is not an exported model
         if manifest.task != self.cfg.task:
             raise ValueError(f"{model_dir} is a {manifest.task} model; this run trains {self.cfg.task}")
-        if TRMConfig.from_dict(manifest.model) != self.model.cfg:
-            raise ValueError(f"{model_dir}'s network differs from this run's; start without model overrides")
+        changed = TRMConfig.from_dict(manifest.model).weight_changes(self.model.cfg)
+        if changed:
+            raise ValueError(
+                f"{model_dir}'s network differs from this run's in {', '.join(changed)}; "
+                "only the recursion (T, n, N_sup) may be set with --init-from"
+            )
         network = load_network(manifest, torch.device("cpu"), torch.float32)
         self.model.load_state_dict(network.state_dict())
         self.ema = self._fresh_ema()
@@ -344,6 +348,8 @@ class Trainer:
             "model": str(manifest.directory),
             "weights_sha256": manifest.files["weights"]["sha256"],
             "source_step": manifest.raw.get("training", {}).get("step"),
+            # its minutes and curve, so this run's curve continues that model's (train/curve.py)
+            **curve.source_record(manifest.raw.get("training", {})),
         }
 
     # -- the loop ------------------------------------------------------------------------------------------
@@ -627,22 +633,15 @@ class Trainer:
         model = self.ema_model()
         out = {}
         for path in self.cfg.eval_files:
-            data = task.load(path, limit=self.cfg.eval_limit or None)
-            if data.solutions is None:
-                raise ValueError(f"{path} has no answers to score against")
-            t0 = time.monotonic()
-            result = evaluate(
+            name = f"{Path(path).parent.name}/{Path(path).stem}"
+            out[name] = score_file(
                 model,
-                task.encode(data.puzzles),
-                task.encode(data.solutions),
+                task,
+                path,
+                limit=self.cfg.eval_limit or None,
                 device=self.device,
                 autocast=self.autocast,
-                exact=task.exact_tokens,
-            ).to_dict()
-            name = f"{Path(path).parent.name}/{Path(path).stem}"
-            out[name] = {k: round(v, 4) for k, v in result.items()} | {
-                "seconds": round(time.monotonic() - t0, 1)
-            }
+            )
             log.info("eval %s %s", name, out[name])
         return out
 

@@ -301,7 +301,10 @@ class TRM(nn.Module):
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
-    def input_embedding(self, tokens: torch.Tensor) -> torch.Tensor:
+    def input_embedding(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(input (B, L, D), the symbols' codes with equivariant digits or None): the codes are returned
+        so that the output layer reuses them instead of computing them again from the same question."""
+        codes = None
         if self.digit_codes is None:
             x = self.embed(tokens) * math.sqrt(self.cfg.hidden)  # (B, S, D)
         else:  # every symbol shares the "given" row (token 2); its code says which one it is
@@ -309,7 +312,7 @@ class TRM(nn.Module):
             kind = self.embed(tokens.clamp(max=self.digit_codes.first)) * math.sqrt(self.cfg.hidden)
             x = kind + self.digit_codes.embed(given, codes)
         prefix = self.prefix.to(x.dtype).unsqueeze(0).expand(x.shape[0], -1, -1)  # (B, P, D)
-        return torch.cat([prefix, x], dim=1)  # (B, L, D)
+        return torch.cat([prefix, x], dim=1), codes  # (B, L, D)
 
     def initial_state(self, batch: int, cells: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``cells``: a conv network's grid may be smaller than ``seq_len`` (training on small frames)."""
@@ -317,12 +320,11 @@ class TRM(nn.Module):
         shape = (batch, length, self.cfg.hidden)
         return self.y_init.expand(shape).clone(), self.z_init.expand(shape).clone()
 
-    def output_logits(self, tokens: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
+    def output_logits(self, cells: torch.Tensor, codes: torch.Tensor | None) -> torch.Tensor:
         """(B, S, V) from the cells' answer states: the head's row per token, or with equivariant digits
         the head's rows for pad and blank and the symbols' codes for the rest."""
-        if self.digit_codes is None:
+        if self.digit_codes is None or codes is None:
             return self.head(cells)
-        _, codes = self.digit_codes.codes(tokens)
         first = self.digit_codes.first
         return torch.cat([self.head(cells)[..., :first], self.digit_codes.logits(cells, codes)], dim=-1)
 
@@ -353,11 +355,11 @@ class TRM(nn.Module):
         Returns (y, z, logits (B, S, V), q_halt (B,)). y and z come back detached: each supervision step is
         its own optimisation problem, and gradients never flow across steps.
         """
-        x = self.input_embedding(tokens)
+        x, codes = self.input_embedding(tokens)
         with torch.no_grad():
             for _ in range(self.cfg.T - 1):
                 y, z = self.latent_recursion(x, y, z)
         y, z = self.latent_recursion(x, y, z)  # the only cycle backpropagated
-        logits = self.output_logits(tokens, y[:, self.cfg.n_prefix :])  # (B, S, V)
+        logits = self.output_logits(y[:, self.cfg.n_prefix :], codes)  # (B, S, V)
         q_halt = self.q_head(self.halt_features(y)).squeeze(-1)  # (B,)
         return y.detach(), z.detach(), logits, q_halt
