@@ -102,6 +102,15 @@ def test_time_budget_stops_the_loop(tmp_path: Path) -> None:
     assert summary["steps"] >= 1
 
 
+def test_each_evaluation_records_the_training_time_up_to_it(tmp_path: Path) -> None:
+    # No save in between (save_every_s is huge): the learning curve's minutes must still advance.
+    trainer = Trainer(TINY, _cfg(eval_every=2), tmp_path)
+    summary = trainer.train()
+    times = [entry["elapsed_s"] for entry in trainer.history[:3]]
+    assert [entry["step"] for entry in trainer.history[:3]] == [2, 4, 6]
+    assert 0 < times[0] < times[1] < times[2] <= summary["window_s"] + 0.1
+
+
 def test_tiny_model_learns_to_copy_givens(tmp_path: Path) -> None:
     # A real learning signal in seconds: on puzzles with few blanks, cell accuracy must rise well above
     # chance (1/9) as the network learns to copy givens.

@@ -211,7 +211,8 @@ class Trainer:
         self.compile_error: str | None = None
         self.autocast = bf16_forward(cfg.precision, self.device)
         self.step = 0
-        self.elapsed_s = 0.0  # training time over all windows, for the record
+        self.elapsed_s = 0.0  # training time over all windows, for the record, up to _counted_until
+        self._counted_until: float | None = None  # monotonic clock time elapsed_s counts to, in a window
         self.history: list[dict[str, Any]] = []
         self.init_source: dict[str, Any] | None = None  # the exported model a fresh run started from
         self.eval_set = self.task.eval_set(cfg.seed, cfg.eval_size) if self.world.is_main else None
@@ -511,7 +512,7 @@ class Trainer:
         start = time.monotonic()
         window_start_step = self.step
         deadline = start + cfg.budget_s if cfg.budget_s > 0 else math.inf
-        last_save = start
+        self._counted_until = last_save = start
         carry = self._new_carry(self._frame_cells())
         halted = np.ones(cfg.batch_size, dtype=bool)  # the global batch's slots that take a fresh puzzle
         finished_exact: list[float] = []
@@ -595,7 +596,7 @@ class Trainer:
                 if main and cfg.eval_every and self.step % cfg.eval_every == 0:
                     self.record_eval()
                 if main and time.monotonic() - last_save > cfg.save_every_s:
-                    self.elapsed_s += time.monotonic() - last_save
+                    self._count_time()
                     last_save = time.monotonic()
                     self.save(latest)
         except KeyboardInterrupt:  # Ctrl-C ends the run like a spent budget: evaluate and save
@@ -603,7 +604,8 @@ class Trainer:
         finally:
             if self.stream is not None:
                 self.stream.close()
-        self.elapsed_s += time.monotonic() - last_save
+        self._count_time()
+        self._counted_until = None
         train_wall = time.monotonic() - start
         steps_done = self.step - window_start_step
         summary: dict[str, Any] = {
@@ -645,6 +647,13 @@ class Trainer:
             log.info("eval %s %s", name, out[name])
         return out
 
+    def _count_time(self) -> None:
+        """Bring elapsed_s up to now, inside a training window (outside one there is nothing to add)."""
+        if self._counted_until is not None:
+            now = time.monotonic()
+            self.elapsed_s += now - self._counted_until
+            self._counted_until = now
+
     def record_eval(self) -> dict[str, Any]:
         if self.eval_set is None:
             raise RuntimeError(f"rank {self.world.rank} does not evaluate: rank 0 does")
@@ -657,9 +666,10 @@ class Trainer:
             autocast=self.autocast,
             exact=self.task.exact_tokens,  # a maze accepts any shortest path
         ).to_dict()
+        self._count_time()  # evaluations come more often than saves: each gets its own time
         entry = {
             "step": self.step,
-            "elapsed_s": round(self.elapsed_s, 1),
+            "elapsed_s": round(self.elapsed_s, 3),
             "stage": self.data.stage + 1,
             **{k: round(v, 4) for k, v in result.items()},
         }
