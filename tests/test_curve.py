@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from trm_sdk.train.curve import learning_curve, source_record, total_minutes
+import itertools
+
+from trm_sdk.train.curve import learning_curve, source_record, thin, total_minutes
 
 
 def _history(*points: tuple[int, float, float]) -> list[dict]:
@@ -48,3 +50,15 @@ def test_a_chain_of_runs_continues_the_source_models_curve() -> None:
 def test_a_source_without_history_still_offsets_the_minutes() -> None:
     curve = learning_curve({"init_from": {"cpu_minutes": 30.0}, "history": _history((100, 600.0, 0.3))})
     assert [(p["run"], p["cpu_minutes"]) for p in curve] == [(1, 40.0)]
+
+
+def test_thinning_keeps_the_start_and_the_end_of_a_long_run() -> None:
+    long = _history(*[(500 * (i + 1), 60.0 * i, i / 1000) for i in range(1000)])
+    kept = thin(long, 400)
+    assert len(kept) == 400
+    assert kept[0] is long[0] and kept[-1] is long[-1]
+    steps = [h["step"] for h in kept]
+    assert steps == sorted(set(steps))
+    gaps = {b - a for a, b in itertools.pairwise(steps)}
+    assert max(gaps) <= 3 * 500  # evenly spread, not the last 400 alone
+    assert thin(long[:10], 400) == long[:10]

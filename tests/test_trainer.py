@@ -15,6 +15,7 @@ torch = pytest.importorskip("torch")
 from trm_sdk.network import TRM, TRMConfig  # noqa: E402
 from trm_sdk.tasks import get_task  # noqa: E402
 from trm_sdk.train import checkpoint  # noqa: E402
+from trm_sdk.train.curve import HISTORY_POINTS  # noqa: E402
 from trm_sdk.train.data import CurriculumStream, StreamConfig  # noqa: E402
 from trm_sdk.train.trainer import TrainConfig, Trainer  # noqa: E402
 
@@ -109,6 +110,17 @@ def test_each_evaluation_records_the_training_time_up_to_it(tmp_path: Path) -> N
     times = [entry["elapsed_s"] for entry in trainer.history[:3]]
     assert [entry["step"] for entry in trainer.history[:3]] == [2, 4, 6]
     assert 0 < times[0] < times[1] < times[2] <= summary["window_s"] + 0.1
+
+
+def test_a_saved_state_keeps_the_first_evaluation_of_a_long_history(tmp_path: Path) -> None:
+    trainer = Trainer(TINY, _cfg(max_steps=1), tmp_path)
+    trainer.history = [
+        {"step": i + 1, "elapsed_s": float(i), "exact_all_steps": 0.5} for i in range(HISTORY_POINTS + 50)
+    ]
+    path = trainer.save(tmp_path / "state.pt")
+    saved = checkpoint.load(path)["info"]["history"]
+    assert len(saved) == HISTORY_POINTS
+    assert saved[0]["step"] == 1 and saved[-1]["step"] == HISTORY_POINTS + 50
 
 
 def test_tiny_model_learns_to_copy_givens(tmp_path: Path) -> None:

@@ -15,6 +15,23 @@ from typing import Any
 _FIELDS = ("exact_all_steps", "exact_halting", "cell_accuracy", "mean_steps", "stage")
 
 
+HISTORY_POINTS = 400  # the most in-training evaluations a saved state keeps
+
+
+def thin(history: list[dict[str, Any]], most: int = HISTORY_POINTS) -> list[dict[str, Any]]:
+    """At most ``most`` evaluations, evenly spaced, the first and the last always among them.
+
+    A long run evaluates hundreds of times and its state must stay compact, but the learning curve is
+    the whole run: dropping the oldest evaluations would cut off the start of the curve the manifest
+    records, so the curve loses resolution instead.
+    """
+    if len(history) <= most:
+        return list(history)
+    last = len(history) - 1
+    picks = sorted({round(i * last / (most - 1)) for i in range(most)})
+    return [history[i] for i in picks]
+
+
 def total_minutes(training: Mapping[str, Any]) -> float:
     """Training minutes behind a manifest's (or checkpoint's) ``training`` record, earlier runs included:
     those the run was started from, then its own. A manifest from before curves has a hand-kept total

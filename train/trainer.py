@@ -242,7 +242,7 @@ class Trainer:
             "hardware": _hardware(self.device),
             "precision": self.precision,
             "processes": self.world.size,
-            "history": self.history[-200:],
+            "history": curve.thin(self.history),
             "curriculum_stage": self.data.describe(),
             **({"init_from": self.init_source} if self.init_source else {}),
             **(info or {}),
