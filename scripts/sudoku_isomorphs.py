@@ -18,17 +18,11 @@ score there owes something to such copies.
 from __future__ import annotations
 
 import argparse
-import csv
 from pathlib import Path
 
 import numpy as np
 
-
-def _puzzles(path: Path) -> list[str]:
-    """The first column of a puzzle,solution file, its header left out."""
-    with path.open() as f:
-        rows = [r for r in csv.reader(f) if r]
-    return [r[0] for r in rows if len(r[0]) == 81]
+from trm_sdk.tasks import get_task
 
 
 def _side(grid: np.ndarray) -> tuple[tuple[int, ...], ...]:
@@ -54,10 +48,10 @@ def _side(grid: np.ndarray) -> tuple[tuple[int, ...], ...]:
     return tuple(sorted(cells))
 
 
-def fingerprint(puzzle: str) -> tuple[tuple[int, ...], ...]:
-    """The same for every relabelled, permuted or transposed copy of ``puzzle`` ('.' or '0' blank)."""
-    grid = np.array([0 if ch in ".0" else int(ch) for ch in puzzle], np.int64).reshape(9, 9)
-    return min(_side(grid), _side(grid.T))
+def fingerprint(grid: np.ndarray) -> tuple[tuple[int, ...], ...]:
+    """The same for every relabelled, permuted or transposed copy of a (9, 9) puzzle (0 blank)."""
+    g = np.asarray(grid, np.int64).reshape(9, 9)
+    return min(_side(g), _side(g.T))
 
 
 def main() -> None:
@@ -66,31 +60,35 @@ def main() -> None:
     parser.add_argument("train_csv", type=Path)
     parser.add_argument("--model", type=Path, help="an exported model folder: its one-view score, split")
     args = parser.parse_args()
-    puzzles, train = _puzzles(args.eval_csv), _puzzles(args.train_csv)
-    exact = set(train)
-    seen = {fingerprint(p) for p in train if p not in set(puzzles)}  # training as used: copies dropped
-    copied = [p in exact for p in puzzles]
-    twin = [(not c) and fingerprint(p) in seen for p, c in zip(puzzles, copied, strict=True)]
-    print(
-        f"{args.eval_csv.name}: {len(puzzles)} puzzles; exact copies in {args.train_csv.name}: {sum(copied)}"
+    task = get_task("sudoku")
+    evaluation, raw = task.load(args.eval_csv), task.training_file(args.train_csv)
+    # Training as the trainer uses it: less every puzzle that stands in an evaluation-only set.
+    used, _ = task.training.without_held_out([raw], [args.train_csv])
+    in_file = {g.tobytes() for g in raw.puzzles}
+    seen = {fingerprint(g) for g in used}
+    copied = np.array([g.tobytes() in in_file for g in evaluation.puzzles])
+    twin = np.array(
+        [not c and fingerprint(g) in seen for g, c in zip(evaluation.puzzles, copied, strict=True)]
     )
     print(
-        f"  not copied, sharing a fingerprint with a training puzzle (likely relabelled copies): {sum(twin)}"
+        f"{args.eval_csv.name}: {len(copied)} puzzles; exact copies in {args.train_csv.name}: {copied.sum()}"
+    )
+    print(
+        f"  not copied, sharing a fingerprint with a training puzzle (likely relabelled copies): {twin.sum()}"
     )
     if args.model is None:
         return
+    if evaluation.solutions is None:
+        raise SystemExit(f"{args.eval_csv} has no answers to score against")
     from trm_sdk import Solver
 
     solver = Solver("sudoku", model=args.model, backend="cpu")
-    data = solver.task.load(args.eval_csv)
-    if data.solutions is None:
-        raise SystemExit(f"{args.eval_csv} has no answers to score against")
-    results = solver.solve_batch(list(data.puzzles), views=1, fallback="none")
-    right = np.array([solver.task.is_exact(r, a) for r, a in zip(results, data.solutions, strict=True)])
+    results = solver.solve_batch(list(evaluation.puzzles), views=1, fallback="none")
+    right = np.array([task.is_exact(r, a) for r, a in zip(results, evaluation.solutions, strict=True)])
     groups = {
-        "exact copies (left out of training)": np.array(copied),
-        "fingerprint twins of training puzzles": np.array(twin),
-        "neither": ~np.array(copied) & ~np.array(twin),
+        "exact copies (left out of training)": copied,
+        "fingerprint twins of training puzzles": twin,
+        "neither": ~copied & ~twin,
     }
     for name, mask in groups.items():
         n = int(mask.sum())
