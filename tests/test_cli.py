@@ -59,6 +59,25 @@ def test_info_reads_every_kind_of_evaluation_row(tiny_model_dir: Path, tmp_path:
     assert result.exit_code == 0, result.output
     assert "views: 79.3% exact with 8 views (32.8% with 1)" in result.output
     assert "plain: 50.0% exact with halting, 25.0% with all steps, 1,234 ms each" in result.output
+    threshold = manifest.load_manifest(model).halting["threshold"]
+    assert f"stops when sigmoid(q_halt) > {threshold}, within 4 steps; one view" in result.output
+
+
+def test_info_says_how_each_model_stops(tiny_model_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from trm_sdk import manifest
+
+    model = tmp_path / "m"
+    shutil.copytree(tiny_model_dir, model)
+    manifest.update(model, {"halting": {"threshold": 1.0, "stop_on_verified": True, "max_steps": 12}})
+    manifest.update(model, {"inference": {"views": 64}})
+    result = _run("info", "--model", str(model))
+    assert result.exit_code == 0, result.output
+    assert "stops at its first verified answer, within 12 steps; up to 64 views" in result.output
+    manifest.update(model, {"halting": {"threshold": 0.9}})
+    both = _run("info", "--model", str(model)).output
+    assert "stops when sigmoid(q_halt) > 0.9 or at its first verified answer, within 12 steps" in both
 
 
 def test_solve_string_json(tiny_model_dir: Path) -> None:

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from trm_sdk import Solver, release
 from trm_sdk.cli import main
+from trm_sdk.manifest import update
 from trm_sdk.tasks import get_task
 
 
@@ -89,6 +90,8 @@ def test_calibrate_chooses_a_budget_for_a_model_that_stops_when_verified(
     model = tmp_path / "model"
     shutil.copytree(maze_model, model)
     calib = _generated_csv(tmp_path / "mazes.csv", "maze", "easy", 4, seed=7)
+    # A views record from an earlier choice, which the new one must replace, not merge into.
+    update(model, {"inference": {"views": 3, "rule": "old", "measured_on": {"old.csv": {"1": 0.5}}}})
     refused = CliRunner().invoke(main, ["calibrate", "--model", str(model), "--max-steps", "8", str(calib)])
     assert refused.exit_code == 2 and "--stop-on-verified" in refused.output
     args = ["calibrate", "--model", str(model), str(calib), "--stop-on-verified", "--max-steps", "16"]
@@ -102,6 +105,7 @@ def test_calibrate_chooses_a_budget_for_a_model_that_stops_when_verified(
     assert halting["max_steps"] == int(first) and list(table["by_steps"]) == ["8", "16"]
     views = next(w for w, acc in table["by_views"].items() if acc >= table["by_views"]["8"] - 0.005)
     assert body["inference"]["views"] == int(views) and list(table["by_views"]) == ["1", "4", "8"]
+    assert body["inference"]["measured_on"] == {"mazes.csv": table["by_views"]}
     solver = Solver("maze", backend="cpu", model=model)  # checksums still hold; the choice is the default
     assert (solver.max_steps, solver.halt_threshold, solver.stop_on_verified) == (int(first), 1.0, True)
     assert f"chosen: max_steps {first}, views {views}" in out.output

@@ -337,14 +337,19 @@ def test_a_source_checkout_maps_only_what_pyproject_installs(tmp_path: Path) -> 
 @needs_shipped
 def test_choices_are_made_per_call_on_one_loaded_solver() -> None:
     solver = Solver("sudoku", backend="cpu")
-    assert solver.solve(CLASSIC, max_steps=2, halt_threshold=1.0).steps == 2
-    assert (
-        solver.solve(CLASSIC, halt_threshold=1.0).steps == solver.manifest.N_sup
-    )  # default: the model's N_sup
-    assert solver.solve_batch([CLASSIC] * 3, max_steps=3, halt_threshold=1.0, batch_size=2)[2].steps == 3
-    assert solver.rate(CLASSIC, max_steps=1, halt_threshold=1.0).steps == 1
+    every = {"halt_threshold": 1.0, "stop_on_verified": False}  # neither the head nor the verifier ends it
+    assert solver.solve(CLASSIC, max_steps=2, **every).steps == 2
+    assert solver.solve(CLASSIC, **every).steps == solver.manifest.N_sup  # default: the model's N_sup
+    assert solver.solve_batch([CLASSIC] * 3, max_steps=3, batch_size=2, **every)[2].steps == 3
+    assert solver.rate(CLASSIC, max_steps=1, **every).steps == 1
+    # The verifier alone ends it: at the first step whose answer verifies, well before N_sup.
+    first = solver.solve(CLASSIC, halt_threshold=1.0, stop_on_verified=True)
+    assert first.solved and first.steps < solver.manifest.N_sup
+    assert solver.predict([CLASSIC], halt_threshold=1.0, stop_on_verified=True).steps[0] == first.steps
     # A call's choices do not stick: the next call is back on the Solver's defaults.
     assert solver.solve(CLASSIC).steps == solver.solve(CLASSIC, halt_threshold=solver.halt_threshold).steps
+    with pytest.raises(ValueError, match="stop_on_verified must be None, True or False"):
+        solver.solve(CLASSIC, stop_on_verified=1)  # type: ignore[arg-type]
 
 
 def test_max_steps_defaults_to_the_models_n_sup(tiny_model_dir: Path) -> None:

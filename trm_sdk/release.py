@@ -1,9 +1,11 @@
 """The release steps for a model: calibrate how it stops, and decide whether it replaces another.
 
-A model stops in one of two ways, and each has its calibration. One whose halting head judges its answers
-(Sudoku) gets a threshold (:func:`calibrate`). One whose head cannot (the maze model, trained on mazes
-smaller than those it solves) stops at its first verified answer, and gets a step budget and a number of
-views instead (:func:`calibrate_budget`). All are generic over tasks and write only through
+A model stops in one of two ways, and each has its calibration. On its halting head's word, at a
+threshold (:func:`calibrate`): the rule of a task with no exact verifier, and the one the unrolled ONNX
+graph spells out. Or at its first verified answer, with a step budget and a number of views
+(:func:`calibrate_budget`): where the task's verifier is exact (Sudoku, mazes) this is never less
+accurate and, on solved puzzles, never slower, since a verified answer is right and an unverified one is
+known wrong however sure the head is. All are generic over tasks and write only through
 :func:`trm_sdk.manifest.update`. ``trm calibrate`` and ``trm compare`` are their commands.
 """
 

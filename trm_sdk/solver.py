@@ -49,6 +49,7 @@ class _Choices:
     search_time_limit: float
     views: int = 1
     seed: int = 0
+    stop_on_verified: bool = False
 
 
 class Solver:
@@ -63,8 +64,8 @@ class Solver:
     each puzzle stops at the first supervision step where sigmoid(q_halt) > ``halt_threshold``, or at
     ``max_steps``. ``max_steps=None`` takes the N_sup the model was trained with (its manifest); steps
     beyond it are allowed and simply continue the recursion. ``halt_threshold=1.0`` always runs
-    ``max_steps`` steps (the paper's evaluation), and None takes the threshold calibrated for the model
-    and recorded in its manifest (0.5 if it records none).
+    ``max_steps`` steps (the paper's evaluation, with ``stop_on_verified=False``), and None takes the
+    threshold calibrated for the model and recorded in its manifest (0.5 if it records none).
 
     ``fallback="search"`` makes every answer exact: an exact search, guided by the network's per-cell
     probabilities and bounded by ``search_time_limit`` seconds per puzzle, finishes any answer that fails
@@ -80,8 +81,10 @@ class Solver:
 
     ``stop_on_verified`` also ends a puzzle at the first step whose answer verifies, whatever the halting
     head says (and so, with ``halt_threshold=1.0``, runs the network until its answer verifies or
-    ``max_steps``). None takes the model's rule (``halting.stop_on_verified`` in its manifest): the maze
-    model, trained on small mazes, sets it, since its halting head cannot judge a 30x30 route.
+    ``max_steps``). None takes the model's rule (``halting.stop_on_verified`` in its manifest). Both
+    shipped models set it, with the threshold at 1.0: a verified answer is right, so later steps only cost
+    time, and an unverified one is known wrong however sure the head is (the Sudoku head stopped easy
+    puzzles on such answers; the maze head, trained on small mazes, cannot judge a 30x30 route).
     """
 
     def __init__(
@@ -142,8 +145,8 @@ class Solver:
                     f"{self.manifest.directory}/manifest.json: halting.stop_on_verified must be true or "
                     f"false, got {stop_on_verified!r}"
                 )
-        elif not isinstance(stop_on_verified, bool):
-            raise ValueError(f"stop_on_verified must be None, True or False, got {stop_on_verified!r}")
+        else:
+            _check_flag(stop_on_verified)
         self.stop_on_verified: bool = stop_on_verified
         if precision is not None and precision not in PRECISIONS:
             raise ValueError(f"precision must be None or one of {', '.join(PRECISIONS)}, got {precision!r}")
@@ -180,10 +183,13 @@ class Solver:
         search_time_limit: float | None = None,
         views: int | None = None,
         seed: int | None = None,
+        stop_on_verified: bool | None = None,
     ) -> _Choices:
         """One call's choices: what it passed, else the Solver's defaults."""
         if halt_threshold is not None:
             _check_threshold("halt_threshold", halt_threshold)
+        if stop_on_verified is not None:
+            _check_flag(stop_on_verified)
         return _Choices(
             max_steps=self.max_steps if max_steps is None else _check_int("max_steps", max_steps),
             halt_threshold=self.halt_threshold if halt_threshold is None else float(halt_threshold),
@@ -193,6 +199,7 @@ class Solver:
             ),
             views=self.views if views is None else _check_int("views", views, MAX_VIEWS),
             seed=self.seed if seed is None else _check_seed(seed),
+            stop_on_verified=self.stop_on_verified if stop_on_verified is None else stop_on_verified,
         )
 
     @property
@@ -210,13 +217,16 @@ class Solver:
         search_time_limit: float | None = None,
         views: int | None = None,
         seed: int | None = None,
+        stop_on_verified: bool | None = None,
     ) -> Solution:
         """Solve one puzzle (any form the task accepts); raises InvalidPuzzleError for bad input.
 
         Keywords left at None take the Solver's defaults (see the class); ``fallback="none"`` turns off
         a Solver's search for this call.
         """
-        choices = self._choices(max_steps, halt_threshold, fallback, search_time_limit, views, seed)
+        choices = self._choices(
+            max_steps, halt_threshold, fallback, search_time_limit, views, seed, stop_on_verified
+        )
         return self._solve_parsed([self.task.parse(puzzle)], choices)[0]
 
     def solve_batch(
@@ -230,12 +240,15 @@ class Solver:
         search_time_limit: float | None = None,
         views: int | None = None,
         seed: int | None = None,
+        stop_on_verified: bool | None = None,
     ) -> list[Solution]:
         """Solve many puzzles in batches of ``batch_size``; results come back in input order.
 
         Every puzzle is parsed before any is solved, so one bad entry fails fast and names its index.
         """
-        choices = self._choices(max_steps, halt_threshold, fallback, search_time_limit, views, seed)
+        choices = self._choices(
+            max_steps, halt_threshold, fallback, search_time_limit, views, seed, stop_on_verified
+        )
         size = self.batch_size if batch_size is None else _check_int("batch_size", batch_size, MAX_BATCH_SIZE)
         parsed = self._parse_all(puzzles)
         results: list[Solution] = []
@@ -251,12 +264,15 @@ class Solver:
         halt_threshold: float | None = None,
         views: int | None = None,
         seed: int | None = None,
+        stop_on_verified: bool | None = None,
     ) -> Prediction:
         """The network alone on a batch: per-cell probabilities, answers, verdicts, steps (no search).
 
         The puzzles run as one batch; split very large sets as ``solve_batch`` does.
         """
-        choices = self._choices(max_steps, halt_threshold, views=views, seed=seed)
+        choices = self._choices(
+            max_steps, halt_threshold, views=views, seed=seed, stop_on_verified=stop_on_verified
+        )
         parsed = self._parse_all(puzzles)
         if not parsed:
             raise InvalidPuzzleError("predict needs at least one puzzle")
@@ -272,6 +288,7 @@ class Solver:
         search_time_limit: float | None = None,
         views: int | None = None,
         seed: int | None = None,
+        stop_on_verified: bool | None = None,
     ) -> Hint:
         """The next cell to reveal: the empty cell the network is surest of (see :class:`Hint`).
 
@@ -279,7 +296,9 @@ class Solver:
         the digit comes from that answer and ``verified`` is True; otherwise it is the network's best
         digit that does not clash with the givens. A verified answer from any view counts.
         """
-        choices = self._choices(max_steps, halt_threshold, fallback, search_time_limit, views, seed)
+        choices = self._choices(
+            max_steps, halt_threshold, fallback, search_time_limit, views, seed, stop_on_verified
+        )
         grids = self.task.parse(puzzle)[None]
         pred = self._predict(grids, choices)
         answer = pred.answers[0] if pred.solved[0] else None
@@ -295,12 +314,13 @@ class Solver:
         halt_threshold: float | None = None,
         views: int | None = None,
         seed: int | None = None,
+        stop_on_verified: bool | None = None,
     ) -> Rating:
         """How hard the network finds ``puzzle``: its halting step and confidence, and the views it needed
         (see :class:`Rating`). Measured on the evaluation sets, the score orders them as their curators do
         (README).
         """
-        choices = self._choices(max_steps, halt_threshold, "none", None, views, seed)
+        choices = self._choices(max_steps, halt_threshold, "none", None, views, seed, stop_on_verified)
         r = self._solve_parsed([self.task.parse(puzzle)], choices)[0]
         return rating.rate_solution(r, choices.max_steps)
 
@@ -356,7 +376,7 @@ class Solver:
             recurse,
             verify,
             self.task.draw_views,
-            stop_on_verified=self.stop_on_verified,
+            stop_on_verified=choices.stop_on_verified,
         )
         return Prediction(
             answers=self.task.decode(run.logits),
@@ -413,7 +433,8 @@ class Solver:
     def __repr__(self) -> str:
         return (
             f"Solver({self.task.name!r}, backend={self.backend!r}, model={str(self.manifest.directory)!r}, "
-            f"max_steps={self.max_steps}, halt_threshold={self.halt_threshold}, fallback={self.fallback!r})"
+            f"max_steps={self.max_steps}, halt_threshold={self.halt_threshold}, "
+            f"stop_on_verified={self.stop_on_verified}, fallback={self.fallback!r})"
         )
 
 
@@ -446,6 +467,11 @@ def _check_seconds(value: Any) -> float:
             f"got {value!r}"
         )
     return float(value)
+
+
+def _check_flag(value: Any) -> None:
+    if not isinstance(value, bool):
+        raise ValueError(f"stop_on_verified must be None, True or False, got {value!r}")
 
 
 def _check_threshold(name: str, value: Any) -> None:

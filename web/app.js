@@ -85,10 +85,17 @@ function render() {
   });
 }
 
+/** How the model stops, in words: its halting head's threshold, its verifier, or both. */
+function haltingRule({ threshold, stopOnVerified }) {
+  const head = threshold < 1 ? `halts above ${threshold}` : '';
+  const verified = stopOnVerified ? 'stops when its answer verifies' : '';
+  return [head, verified].filter(Boolean).join(' or ') || 'runs every step';
+}
+
 function showStats(result) {
   const stats = {
     steps: [String(result.steps), `of ${game.model.maxSteps} at most`],
-    confidence: [result.confidence.toFixed(3), `halts above ${game.model.threshold}`],
+    confidence: [result.confidence.toFixed(3), haltingRule(game.model)],
     views: [String(result.viewsRun), `of ${game.views} at most`],
     time: [`${(result.ms / 1000).toFixed(2)} s`, `${result.stepMs.toFixed(1)} ms per step`],
   };
@@ -275,11 +282,11 @@ async function main() {
   game.model = await loadModel(ort, new URL('model/', location.href));
   game.codec = new sudoku.Codec(game.model.manifest.encoding);
   game.views = integerParam('views', game.model.views, 1);
-  const { info, manifest, maxSteps, threshold } = game.model;
+  const { info, manifest, maxSteps } = game.model;
   const checked = info.checked ? 'checked' : 'not checked (this page is not in a secure context)';
   $('about').textContent = [
-    `${manifest.task} model: hidden ${manifest.model?.hidden}, up to ${maxSteps} steps, halting above`,
-    `${threshold}, up to ${game.views} views. onnxruntime-web ${ort.env.versions?.web ?? ''} (wasm,`,
+    `${manifest.task} model: hidden ${manifest.model?.hidden}, up to ${maxSteps} steps; it`,
+    `${haltingRule(game.model)}; up to ${game.views} views. onnxruntime-web ${ort.env.versions?.web ?? ''} (wasm,`,
     `${info.threads} thread): session created in ${info.sessionMs.toFixed(0)} ms, warmed up in`,
     `${info.warmupMs.toFixed(0)} ms; the step graph's sha256 ${checked}.`,
   ].join(' ');

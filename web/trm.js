@@ -3,7 +3,8 @@
 // The same contract trm_sdk/manifest.py describes and trm_sdk/recursion.py, halting.py and views.py
 // drive in Python: one supervision step graph (tokens, y, z, first) -> (y_out, z_out, logits, q_halt),
 // called once per step, each puzzle halting at the first step where sigmoid(q_halt) exceeds the
-// manifest's threshold, or at max_steps; views in waves of 1, 3, 12, 48 until one answer verifies.
+// manifest's threshold, or whose answer verifies where the manifest says halting.stop_on_verified, or at
+// max_steps; views in waves of 1, 3, 12, 48 until one answer verifies.
 // Every shape comes from the manifest, so another exported model runs here unchanged. This module
 // knows no task: a task module (sudoku.js) supplies encoding, verification and its symmetry group.
 // It imports nothing either; the page passes onnxruntime-web in, so node can test the pure parts.
@@ -246,6 +247,7 @@ export class Model {
     this.info = info;
     this.threshold = manifest.halting?.threshold ?? 0.5;
     this.maxSteps = manifest.halting?.max_steps ?? manifest.model?.N_sup;
+    this.stopOnVerified = manifest.halting?.stop_on_verified ?? false;
     this.views = manifest.inference?.views ?? 1;
     this.timing = { steps: 0, rows: 0, ms: 0 }; // every step run so far: calls, rows, time in run()
   }
@@ -313,13 +315,19 @@ export class Model {
    * Solve one puzzle ((S) tokens) with verified views, as Python's views.run_views: the puzzle as
    * given, then waves of views drawn by `draw(n)` until one answer verifies; every view of a wave ends
    * at the first step where one of them verifies. With none verified, the view whose halting head was
-   * surest is kept. `verify(logits)` judges logits about the puzzle as given.
+   * surest is kept. `verify(logits)` judges logits about the puzzle as given. With `stopOnVerified`
+   * (default: the manifest's halting.stop_on_verified) the puzzle as given also ends at its first
+   * verified step, whatever the halting head says.
    */
-  async solve(tokens, { views, maxSteps, threshold, verify, draw, onWave = null, onStep = null }) {
+  async solve(tokens, { views, maxSteps, threshold, stopOnVerified, verify, draw, onWave = null, onStep = null }) {
     const { S, V } = this;
     const options = { maxSteps: maxSteps ?? this.maxSteps, threshold: threshold ?? this.threshold, onStep };
     const sizes = waves(views ?? this.views);
-    const firstRun = await this.recurse(tokens, 1, options);
+    const rowLogits = (logits, i) => logits.subarray(i * S * V, (i + 1) * S * V);
+    const firstStop = (stopOnVerified ?? this.stopOnVerified)
+      ? (rows, logits) => rows.map((r, i) => verify(rowLogits(logits, i)))
+      : null;
+    const firstRun = await this.recurse(tokens, 1, { ...options, stop: firstStop });
     const kept = {
       logits: firstRun.logits,
       qHalt: firstRun.qHalt[0],
@@ -336,7 +344,6 @@ export class Model {
       const batch = drawn.slice(done - 1, done - 1 + size);
       const viewed = new Int32Array(size * S);
       batch.forEach((view, i) => viewed.set(applyView(tokens, view), i * S));
-      const rowLogits = (logits, i) => logits.subarray(i * S * V, (i + 1) * S * V);
       const stop = (rows, logits) => {
         const any = rows.some((r, i) => verify(undoLogits(rowLogits(logits, i), batch[r])));
         return rows.map(() => any);

@@ -95,10 +95,12 @@ def evaluate(
         _record(solver, rows)
 
 
-# The network's two columns: its own halting, and every supervision step. Both without search.
+# The network's two columns: the model's own stopping rule, and every supervision step with the answer
+# read at the last (the paper's evaluation: neither the halting head nor the verifier ends a puzzle).
+# Both without search.
 _MODES: dict[str, dict[str, Any]] = {
     "halting": {"fallback": "none"},
-    "all_steps": {"halt_threshold": 1.0, "fallback": "none"},
+    "all_steps": {"halt_threshold": 1.0, "stop_on_verified": False, "fallback": "none"},
 }
 
 

@@ -35,8 +35,8 @@ from .common import errors_as_messages
 @click.option(
     "--stop-on-verified",
     is_flag=True,
-    help="Calibrate a model that stops at its first verified answer, with no halting head: choose its step "
-    "budget and views instead of a threshold.",
+    help="Calibrate a model that stops at its first verified answer, not on its halting head's word: "
+    "choose its step budget and views instead of a threshold.",
 )
 @click.option(
     "--max-steps",
@@ -69,8 +69,8 @@ def calibrate(
     """Choose how MODEL stops, on FILES of puzzle,answer pairs, which must not be evaluation sets.
 
     The halting threshold is the smallest whose accuracy with halting is within --tolerance of the
-    accuracy with all steps on every file. With --stop-on-verified (a model whose halting head cannot
-    judge its answers, such as the maze model) the choice is instead the smallest step budget, and then
+    accuracy with all steps on every file. With --stop-on-verified (a model that stops at its first
+    verified answer, as both shipped models do) the choice is instead the smallest step budget, and then
     the smallest number of views, within --tolerance of --max-steps and --views on every file. Make
     calibration files with `trm generate` and seeds no evaluation set uses.
     """
@@ -92,15 +92,16 @@ def calibrate(
         if write_manifest:
             record = _record(budget, {"max_steps", "views"}, data_note)
             halting = {"threshold": 1.0, "stop_on_verified": True, "max_steps": budget["max_steps"]}
+            # Every key a views record may hold, so that none from an earlier choice outlives it.
+            inference = {
+                "views": budget["views"],
+                "rule": "trm calibrate --stop-on-verified: see halting.calibration",
+                "measured_on": {name: table["by_views"] for name, table in budget["files"].items()},
+                "command": record["command"],
+                "measured": record["measured"],
+            }
             path = manifest.update(
-                model,
-                {
-                    "halting": {**halting, "calibration": record},
-                    "inference": {
-                        "views": budget["views"],
-                        "rule": "trm calibrate --stop-on-verified: see halting",
-                    },
-                },
+                model, {"halting": {**halting, "calibration": record}, "inference": inference}
             )
             click.echo(f"recorded in {path}", err=True)
         return

@@ -159,12 +159,26 @@ def info(model: Path | None) -> None:
             f"    hidden {cfg['hidden']}, {cfg['n_blocks']} blocks, mixer {cfg['mixer']}, T={cfg['T']} "
             f"n={cfg['n']}, N_sup={cfg['N_sup']}"
         )
+        click.echo(f"    {_stopping(m.halting, m.raw.get('inference', {}), cfg['N_sup'])}")
         for role, entry in m.files.items():
             click.echo(
                 f"    {role}: {entry['path']} ({entry['bytes'] / 1e6:.1f} MB, sha256 {entry['sha256'][:12]})"
             )
         for name, row in m.raw.get("evaluation", {}).get("sets", {}).items():
             click.echo(f"    {name}: {_measured(row)}")
+
+
+def _stopping(halting: dict[str, Any], inference: dict[str, Any], n_sup: int) -> str:
+    """A model's stopping rule, as the Solver reads it from the manifest, in words."""
+    threshold = halting.get("threshold", 0.5)
+    rules = [f"when sigmoid(q_halt) > {threshold}"] if threshold < 1 else []
+    if halting.get("stop_on_verified", False):
+        rules.append("at its first verified answer")
+    rule = " or ".join(rules) or "after every step"
+    views = inference.get("views", 1)
+    return f"stops {rule}, within {halting.get('max_steps', n_sup)} steps; " + (
+        "one view" if views == 1 else f"up to {views} views"
+    )
 
 
 def _measured(row: dict[str, Any]) -> str:
