@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from trm_sdk import Solver, bench
+from trm_sdk.shipped import available
 from trm_sdk.tasks import get_task
 
 SUDOKU = get_task("sudoku")
@@ -17,6 +18,17 @@ def test_generated_sample_is_reproducible() -> None:
     a = bench.generated_sample(SUDOKU, "easy", "easy", 3, seed=5)
     b = bench.generated_sample(SUDOKU, "easy", "easy", 3, seed=5)
     assert a.puzzles.shape == (3, 9, 9) and np.array_equal(a.puzzles, b.puzzles)
+
+
+@pytest.mark.skipif("sudoku" not in available(), reason="needs the shipped sudoku model")
+def test_all_steps_runs_every_step_of_a_model_that_stops_when_verified() -> None:
+    # The shipped model stops at its first verified answer; "all steps" must not, or it measures nothing.
+    assert Solver("sudoku", backend="cpu").stop_on_verified
+    easy = [bench.generated_sample(SUDOKU, "easy", "easy", 2, 1)]
+    out = bench.measure_backend("cpu", easy, [2], 2, views=(0, 0))
+    latency = out["latency"]["easy"]
+    assert latency["all_steps"]["mean_steps"] == out["max_steps"] == 16
+    assert latency["halting"]["mean_steps"] < 4  # easy puzzles verify within a step or two
 
 
 def test_measure_backend_reports_latency_and_throughput(tiny_model_dir: Path) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import backends
-from .solver import Solver
+from .solver import EVERY_STEP, Solver
 from .tasks import Task
 from .views import waves
 
@@ -94,8 +94,8 @@ def batch_puzzles(sample_size: int, size: int) -> int:
     return max(1, sample_size // size) * size
 
 
-# The two ways every figure is measured: the model's own halting, and every supervision step.
-MODES: dict[str, dict[str, Any]] = {"halting": {}, "all_steps": {"halt_threshold": 1.0}}
+# The two ways every figure is measured: the model's own stopping rule, and every supervision step.
+MODES: dict[str, dict[str, Any]] = {"halting": {}, "all_steps": EVERY_STEP}
 
 
 def _views(solver: Solver, sample: Sample, counts: Sequence[int], progress: Progress) -> dict[str, Any]:

@@ -36,6 +36,9 @@ def _shipped_model(task: str) -> Path:
 
 
 FALLBACKS = ("none", "search")
+# The per-call choices of the paper's evaluation: every puzzle runs max_steps steps and is read at the
+# last, with neither the halting head nor the verifier ending it early.
+EVERY_STEP: dict[str, Any] = {"halt_threshold": 1.0, "stop_on_verified": False}
 _ROWS_PER_RUN = 1024  # rows (puzzle views) one recursion run holds: about 70 MB of state at hidden 96
 
 

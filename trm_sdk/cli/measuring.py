@@ -13,7 +13,7 @@ import click
 import numpy as np
 
 from .. import backends, manifest
-from ..bench import Sample, batch_puzzles, generated_sample, measure_backend
+from ..bench import MODES, Sample, batch_puzzles, generated_sample, measure_backend
 from ..limits import MAX_VIEWS
 from ..rating import rate_solution
 from ..release import accuracy_by_budget, solve_all
@@ -95,13 +95,8 @@ def evaluate(
         _record(solver, rows)
 
 
-# The network's two columns: the model's own stopping rule, and every supervision step with the answer
-# read at the last (the paper's evaluation: neither the halting head nor the verifier ends a puzzle).
-# Both without search.
-_MODES: dict[str, dict[str, Any]] = {
-    "halting": {"fallback": "none"},
-    "all_steps": {"halt_threshold": 1.0, "stop_on_verified": False, "fallback": "none"},
-}
+# The network's two columns, as trm bench measures them (its MODES), both without search.
+_MODES: dict[str, dict[str, Any]] = {key: {**choices, "fallback": "none"} for key, choices in MODES.items()}
 
 
 def _score(
