@@ -85,9 +85,10 @@ class Solver:
     ``stop_on_verified`` also ends a puzzle at the first step whose answer verifies, whatever the halting
     head says (and so, with ``halt_threshold=1.0``, runs the network until its answer verifies or
     ``max_steps``). None takes the model's rule (``halting.stop_on_verified`` in its manifest). Both
-    shipped models set it, with the threshold at 1.0: a verified answer is right, so later steps only cost
-    time, and an unverified one is known wrong however sure the head is (the Sudoku head stopped easy
-    puzzles on such answers; the maze head, trained on small mazes, cannot judge a 30x30 route).
+    shipped models set it, with the threshold at 1.0: a verified answer is right, so later steps can only
+    cost time or undo it, and an unverified one is known wrong however sure the head is (the Sudoku head
+    stopped easy puzzles on such answers; the maze head, trained on small mazes, cannot judge a 30x30
+    route).
     """
 
     def __init__(
