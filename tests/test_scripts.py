@@ -151,24 +151,3 @@ def test_sudoku_study_scores_each_candidate_once_on_sets_it_never_trains_on(tmp_
     assert set(rescored["eval"]) == sets
     bad = subprocess.run([*cmd[:4], "--only", "nosuch"], capture_output=True, text=True)
     assert bad.returncode == 2 and "unknown candidates nosuch" in bad.stderr
-
-
-def test_the_isomorph_fingerprint_is_the_same_for_every_view_and_tells_puzzles_apart() -> None:
-    sys.path.insert(0, str(SCRIPTS))
-    from sudoku_isomorphs import fingerprint
-
-    from trm_sdk.tasks import get_task
-    from trm_sdk.tasks.sudoku import codec, generate
-    from trm_sdk.views import apply
-
-    task = get_task("sudoku")
-    puzzles, _ = generate.make_batch(np.random.default_rng(5), 6, "minimal")
-    prints = []
-    for grid in puzzles:
-        tokens = codec.encode(grid)
-        views = task.draw_views(np.random.default_rng(6), 20)  # relabelled, permuted, transposed
-        seen = apply(np.repeat(tokens, len(views), axis=0), views)
-        copies = np.where(seen == codec.BLANK, 0, seen - codec.DIGIT_OFFSET)
-        prints.append(fingerprint(grid))
-        assert {fingerprint(c) for c in copies} == {prints[-1]}
-    assert len(set(prints)) == len(prints)

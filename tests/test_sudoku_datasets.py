@@ -212,7 +212,7 @@ def test_puzzles5_minus_puzzles6() -> None:
     p5 = datasets.load(shared_file("sudoku/tdoku/puzzles5_forum_hardest_1905_11+.csv"))
     p6 = datasets.load(shared_file("sudoku/tdoku/puzzles6_forum_hardest_1106.csv"))
     assert len(p5) == 48_766
-    assert len(datasets.without(p5, p6)) == 48_766 - 131
+    assert len(datasets.without(p5, p6)) == 48_766 - 131 - 78  # exact copies, then likely relabelled ones
 
 
 # --------------------------------------------------------------------------------------------------

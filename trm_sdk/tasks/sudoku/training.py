@@ -61,7 +61,8 @@ def generate_pairs(rng: np.random.Generator, source: str, count: int) -> Pair:
 
 
 def without_held_out(files: Sequence[PuzzleFile], paths: Sequence[str | Path]) -> Pair:
-    """The training files' pairs, less every puzzle that also stands in an evaluation-only set.
+    """The training files' pairs, less every puzzle that also stands in an evaluation-only set, as given
+    or as a likely copy under a Sudoku symmetry (:func:`datasets.without`).
 
     Trainable sets can share puzzles with evaluation-only ones (131 of puzzles6 stand in puzzles5): kept,
     they would make the evaluation figures a measure of training data.
@@ -72,7 +73,12 @@ def without_held_out(files: Sequence[PuzzleFile], paths: Sequence[str | Path]) -
     for path, data in zip(paths, files, strict=True):
         kept = datasets.without(datasets.PuzzleSet(data.name, data.puzzles, data.solutions), *held_out)
         if len(kept) < len(data):
-            log.info("%s: dropped %d puzzles that are in evaluation-only sets", path, len(data) - len(kept))
+            log.info(
+                "%s: dropped %d puzzles that are in evaluation-only sets, as given or as likely relabelled "
+                "or permuted copies",
+                path,
+                len(data) - len(kept),
+            )
         assert kept.solutions is not None  # training files have answers (Task.training_file)
         puzzles.append(kept.puzzles)
         solutions.append(kept.solutions)
