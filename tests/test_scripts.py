@@ -151,3 +151,31 @@ def test_sudoku_study_scores_each_candidate_once_on_sets_it_never_trains_on(tmp_
     assert set(rescored["eval"]) == sets
     bad = subprocess.run([*cmd[:4], "--only", "nosuch"], capture_output=True, text=True)
     assert bad.returncode == 2 and "unknown candidates nosuch" in bad.stderr
+
+
+def test_sudoku_isomorphs_counts_exact_and_relabelled_copies(tmp_path: Path) -> None:
+    train = _generated_csv(tmp_path / "train.csv", "medium", 5, seed=21)
+    lines = train.read_text().splitlines()
+    puzzle, solution = lines[1].split(",")
+    relabel = str.maketrans("123456789", "912345678")  # every digit moved on by one
+
+    def copy(grid: str) -> str:  # transposed, then every digit moved on by one
+        return "".join(grid[9 * c + r] for r in range(9) for c in range(9)).translate(relabel)
+
+    unrelated = _generated_csv(tmp_path / "other.csv", "medium", 1, seed=22).read_text().splitlines()[1]
+    evaluation = tmp_path / "eval.csv"
+    evaluation.write_text(
+        "puzzle,solution\n"
+        f"{lines[2]}\n"  # an exact copy of a training puzzle
+        f"{copy(puzzle)},{copy(solution)}\n"  # a relabelled, transposed copy
+        f"{unrelated}\n"  # a puzzle of its own
+    )
+    done = subprocess.run(
+        [sys.executable, str(SCRIPTS / "sudoku_isomorphs.py"), str(evaluation), str(train)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "3 puzzles; exact copies in train.csv: 1" in done.stdout
+    assert "likely relabelled copies): 1" in done.stdout
+    assert "training keeps 5 of the 5 puzzles of train.csv" in done.stdout
