@@ -50,27 +50,17 @@ def fingerprint(grid: np.ndarray) -> Fingerprint:
 
 def _coarse(puzzles: np.ndarray) -> list[tuple[int, ...]]:
     """Per puzzle, counts that every symmetry also leaves alone (its digits' counts, its boxes', and its
-    rows' and columns', each sorted), computed for all puzzles at once: only the few that match on them
-    pay for a full fingerprint."""
+    rows' and columns', each sorted, rows and columns in the order the transpose cannot change), counted
+    for all puzzles at once: only the few that match on them pay for a full fingerprint."""
     given = np.asarray(puzzles, np.int64).reshape(len(puzzles), 9, 9)
     digits = np.sort(np.stack([(given == d).sum(axis=(1, 2)) for d in range(1, 10)], axis=1), axis=1)
     filled = given > 0
     boxes = np.sort(filled.reshape(-1, 3, 3, 3, 3).sum(axis=(2, 4)).reshape(-1, 9), axis=1)
-    rows, cols = np.sort(filled.sum(axis=2), axis=1), np.sort(filled.sum(axis=1), axis=1)
-    lines = np.where(
-        _lexically_first(rows, cols)[:, None],
-        np.concatenate([rows, cols], axis=1),
-        np.concatenate([cols, rows], axis=1),
-    )
-    return [tuple(row) for row in np.concatenate([digits, boxes, lines], axis=1).tolist()]
-
-
-def _lexically_first(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(N,) bool: row i of ``a`` sorts before or equal to row i of ``b`` (the transpose swaps them)."""
-    differ = a != b
-    first = np.argmax(differ, axis=1)
-    at = np.arange(len(a))
-    return ~differ.any(axis=1) | (a[at, first] < b[at, first])
+    rows, cols = np.sort(filled.sum(axis=2), axis=1).tolist(), np.sort(filled.sum(axis=1), axis=1).tolist()
+    return [
+        (*d, *b, *min(r + c, c + r))
+        for d, b, r, c in zip(digits.tolist(), boxes.tolist(), rows, cols, strict=True)
+    ]
 
 
 def twins(puzzles: np.ndarray, others: np.ndarray) -> np.ndarray:
