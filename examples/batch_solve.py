@@ -1,7 +1,7 @@
 """Solve a file of puzzles and write the answers as CSV, with a progress bar.
 
     python examples/batch_solve.py puzzles.txt answers.csv
-    python examples/batch_solve.py ../shared/data/sudoku/norvig/top95.csv answers.csv --exact
+    python examples/batch_solve.py top95.csv answers.csv --exact  # e.g. Norvig's 95 hard puzzles
 
 The input is one puzzle per line (81 characters, ``.`` or ``0`` for blanks) or a ``puzzle,solution`` /
 Sudoku-Extreme CSV. Each output row has the puzzle, the answer, whether it verified, the steps and how

@@ -50,7 +50,8 @@ def _summary(manifest: Any) -> list[str]:
         + ")"
     )
     lines.append(
-        f"  step graph, {step['steps']} carried steps: max |logit| diff {step['max_logit_diff']:.2g}, "
+        f"  step graph, {step['steps']} steps from PyTorch's state: "
+        f"max |logit| diff {step['max_logit_diff']:.2g}, "
         f"argmax differs on {step['argmax_mismatches']} of {step['cells']} cells ({step['ties']} near-ties)"
     )
     for name, u in units.items():
@@ -138,6 +139,13 @@ def _export_tensorrt(task: str, model_dir: Path | None, out: Path, precision: st
     help="Training checkpoint written by trm-train: latest.pt, or a --save-state folder (--format onnx).",
 )
 @click.option(
+    "--from-reference",
+    "reference",
+    type=click.Path(exists=True, path_type=Path),
+    help="Instead of --checkpoint: a checkpoint of the reference TRM code (its step_N file, or the folder "
+    "holding it and all_config.yaml), imported into our network and exported (--format onnx).",
+)
+@click.option(
     "--model",
     "model_dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -148,7 +156,8 @@ def _export_tensorrt(task: str, model_dir: Path | None, out: Path, precision: st
     type=click.Choice(["fp16", "bf16", "fp32"]),
     default="fp16",
     show_default=True,
-    help="--format tensorrt: the engine's compute precision.",
+    help="--format tensorrt: the engine's compute precision. --format onnx: how the weights are stored, "
+    "fp16 (the runtime contract: half the bytes) or fp32 (the checkpoint's numbers exactly).",
 )
 @click.option(
     "--max-batch",
@@ -211,6 +220,7 @@ def _export_tensorrt(task: str, model_dir: Path | None, out: Path, precision: st
 def main(
     task: str,
     checkpoint: Path | None,
+    reference: Path | None,
     model_dir: Path | None,
     precision: str,
     max_batch: int,
@@ -232,6 +242,10 @@ def main(
     --format tensorrt instead builds a TensorRT engine of an exported model for this machine's GPU
     (the tensorrt extra). --format web writes a static folder that plays an exported model in a web
     page with onnxruntime-web (fetched with npm ci); serve it with: trm web serve OUT.
+
+    --from-reference imports a checkpoint trained with the reference TRM code: the task is read from
+    its vocabulary unless --task is given, and the model halts as the reference evaluates (every step)
+    until trm calibrate chooses its stop.
     """
     if fmt == "tensorrt":
         _export_tensorrt(task, model_dir, out, precision, max_batch)
@@ -239,25 +253,45 @@ def main(
     if fmt == "web":
         _export_web(task, model_dir, out, puzzles, quiet)
         return
-    if checkpoint is None:
-        raise click.UsageError("--format onnx needs --checkpoint")
+    if (checkpoint is None) == (reference is None):
+        raise click.UsageError("--format onnx needs one of --checkpoint and --from-reference")
+    if precision == "bf16":
+        raise click.UsageError("--format onnx stores weights as fp16 or fp32; bf16 is a TensorRT precision")
     _require_export_extra()
-    from .exporter import export_onnx
 
     def progress(message: str) -> None:
         click.echo(f"[trm-export] {message}", err=True)
 
+    stored = {"fp16": "float16", "fp32": "float32"}[precision]
     try:
-        manifest = export_onnx(
-            checkpoint,
-            out,
-            task=task,
-            weights=weights,
-            verify_data=verify_data,
-            n_verify=n_verify,
-            opset=opset,
-            progress=False if quiet else progress,
-        )
+        if reference is not None:
+            from .reference import import_reference
+
+            source = click.get_current_context().get_parameter_source("task")
+            manifest = import_reference(
+                reference,
+                out,
+                task=None if source is click.core.ParameterSource.DEFAULT else task,
+                precision=stored,
+                verify_data=verify_data,
+                n_verify=n_verify,
+                opset=opset,
+                progress=False if quiet else progress,
+            )
+        else:
+            from .exporter import export_onnx
+
+            manifest = export_onnx(
+                checkpoint,  # type: ignore[arg-type]  # not None: checked above
+                out,
+                task=task,
+                weights=weights,
+                precision=stored,
+                verify_data=verify_data,
+                n_verify=n_verify,
+                opset=opset,
+                progress=False if quiet else progress,
+            )
     except (TRMError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
     for line in _summary(manifest):

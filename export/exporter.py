@@ -15,13 +15,14 @@ import logging
 import platform
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnx
 
+from trm_sdk import training_log
 from trm_sdk.errors import TRMError
 from trm_sdk.manifest import (
     FILES,
@@ -31,6 +32,7 @@ from trm_sdk.manifest import (
     UNROLLED_FILE,
     WEIGHTS_FILE,
     Manifest,
+    jsonable,
     load_manifest,
     sha256_file,
     write_manifest,
@@ -67,21 +69,6 @@ def _package_version() -> str:
         import trm_sdk
 
         return str(getattr(trm_sdk, "__version__", "unknown"))
-
-
-def _jsonable(value: Any) -> Any:
-    """Checkpoint ``info`` may hold numpy scalars, tensors, tuples or paths; the manifest holds JSON."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray) or hasattr(value, "tolist"):
-        return _jsonable(value.tolist())
-    return str(value)
 
 
 def _config_sha256(config: dict[str, Any]) -> str:
@@ -173,6 +160,7 @@ def export_onnx(
     body: dict[str, Any] | None = None,
     task: str | None = None,
     weights: str = "ema",
+    precision: str = "float16",
     verify_data: Sequence[str | Path] = (),
     n_verify: int = DEFAULT_N_VERIFY,
     levels: Sequence[str] | None = None,
@@ -183,15 +171,19 @@ def export_onnx(
     """Export a checkpoint (a path) or an in-memory ``TRM`` (with its checkpoint ``body``) to ``out_dir``.
 
     ``n_verify`` puzzles per source are checked: random tokens, each generator level in ``levels``
-    (default: the task's ``export_levels``), and each file in ``verify_data``. ``progress`` is True (log
-    lines on the "trm_sdk.export" logger), False, or a callable taking each message. Raises ExportError
-    if anything fails, including parity; returns the written manifest.
+    (default: the task's ``export_levels``), and each file in ``verify_data``. ``precision`` is how the
+    weights are stored: "float16" (the default: half the bytes, and what the web page downloads) or
+    "float32" (a checkpoint's numbers exactly). ``progress`` is True (log lines on the "trm_sdk.export"
+    logger), False, or a callable taking each message. Raises ExportError if anything fails, including
+    parity; returns the written manifest.
     """
     say = _reporter(progress)
     if n_verify < 1:
         raise ExportError(f"n_verify must be at least 1, got {n_verify}")
     if weights not in ("ema", "model"):
         raise ExportError(f"weights must be 'ema' or 'model', not {weights!r}")
+    if precision not in ("float16", "float32"):
+        raise ExportError(f"precision must be 'float16' or 'float32', not {precision!r}")
 
     say(f"loading {source if not isinstance(source, TRM) else 'in-memory model'}")
     model, body, source_info = _load(source, body, weights)
@@ -205,7 +197,8 @@ def export_onnx(
     cfg = model.cfg
     encoding = _task_encoding(the_task, model)
     model = copy.deepcopy(model).float().eval()  # the caller's model stays as it was
-    rounded = round_weights_fp16(model)
+    # float32 keeps the checkpoint's numbers, for parity with another implementation to the last digit.
+    rounded = round_weights_fp16(model) if precision == "float16" else model
     levels = the_task.export_levels if levels is None else levels
     # Before the slow part: a bad file fails fast.
     sets = _verify_sets(the_task, n_verify, levels, verify_data, seed)
@@ -248,7 +241,7 @@ def export_onnx(
             out / STEP_FILE,
             out / UNROLLED_FILE,
             sets,
-            unrounded=model,
+            unrounded=model if precision == "float16" else None,
             threshold=DEFAULT_THRESHOLD,
             answer_tokens=the_task.answer_tokens,
             log=say,
@@ -264,29 +257,31 @@ def export_onnx(
     import onnxruntime
     import torch
 
-    info = _jsonable(dict(body.get("info") or {}))
+    info = jsonable(dict(body.get("info") or {}))
     evaluation = info.pop("evaluation", {})
     training = {
         **info,
         "step": body.get("step"),
-        "train_config": _jsonable(body.get("train_config")),
+        "train_config": jsonable(body.get("train_config")),
         "learning_curve": learning_curve(info),  # the earlier runs' curve included: once is enough
     }
     if isinstance(info.get("init_from"), dict):
         training["init_from"] = {k: v for k, v in info["init_from"].items() if k != "learning_curve"}
+    # The manifest keeps a short card; the curve and the run records go to the log beside it.
+    card, log_record = training_log.split(training)
     fields = {
         "task": task_name,
         "encoding": encoding,
         "model": config,
         "halting": {"threshold": DEFAULT_THRESHOLD, "max_steps": cfg.N_sup},
-        "precision": {"interface": "float32", "weights": "float16", "compute": "float32"},
+        "precision": {"interface": "float32", "weights": precision, "compute": "float32"},
         "files": dict(FILES),
         "opset": opset,
         "io": io_spec(cfg),
         "graphs": stats,
-        "training": training,
+        "training": card,
         "evaluation": evaluation,
-        "parity": _jsonable(parity),
+        "parity": jsonable(parity),
         "exported_with": {
             "torch": torch.__version__,
             "onnx": onnx.__version__,
@@ -294,9 +289,10 @@ def export_onnx(
             "trm_sdk": version,
             "python": platform.python_version(),
         },
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "source_checkpoint": source_info,
     }
+    training_log.write(out, log_record)
     write_manifest(out, fields)
-    say(f"wrote {out / MANIFEST_NAME}")
+    say(f"wrote {out / MANIFEST_NAME} and {training_log.TRAINING_LOG_NAME}")
     return load_manifest(out)

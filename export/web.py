@@ -20,15 +20,16 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-import trm_sdk
 from trm_sdk import __version__
+from trm_sdk.cli.web import BUILD_FILE
 from trm_sdk.errors import TRMError
-from trm_sdk.manifest import MANIFEST_NAME, load_manifest
+from trm_sdk.manifest import MANIFEST_NAME, Manifest, load_manifest
 from trm_sdk.tasks import get_task
 
 __all__ = ["PAGE_FILES", "WebBuild", "WebBuildError", "assets_dir", "build_web"]
@@ -38,7 +39,8 @@ LOCK_FILES = ("package.json", "package-lock.json")
 ORT_PACKAGE = "onnxruntime-web"
 # The single-threaded wasm build and what it loads: ES module, its emscripten glue, the wasm binary.
 ORT_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
-BUILD_FILE = "build.json"  # what made the folder; its presence marks a folder a rebuild may overwrite
+# build.json (BUILD_FILE) records what made the folder: a rebuild may replace such a folder, and
+# trm web serve serves nothing else. It is the server's name, imported so the two cannot drift.
 PUZZLES_FILE = "puzzles.json"
 NPM_TIMEOUT_S = 600
 NEEDS_NODE = (
@@ -64,14 +66,12 @@ class WebBuild:
 
 
 def assets_dir() -> Path:
-    """The page's source files: ``trm_sdk/web/`` when installed, the top-level ``web/`` in a checkout."""
-    installed = Path(trm_sdk.__file__).resolve().parent / "web"
-    if (installed / "index.html").is_file():
-        return installed
-    checkout = installed.parent.parent / "web"
-    if (checkout / "index.html").is_file():
-        return checkout
-    raise WebBuildError(f"the web page's files are missing: neither {installed} nor {checkout} holds them")
+    """The page's source files: the package data of ``trm_sdk.web`` (the top-level ``web/`` folder, which
+    ``pyproject.toml`` installs under that name in a wheel and in an editable install alike)."""
+    folder = files("trm_sdk.web")
+    if not isinstance(folder, Path) or not (folder / "index.html").is_file():
+        raise WebBuildError(f"the web page's files are missing from {folder}: reinstall trm-sdk")
+    return folder
 
 
 def _npm() -> str:
@@ -121,15 +121,34 @@ def _puzzles(task_name: str, per_level: int, seed: int) -> dict[str, Any]:
     return {"task": task_name, "commands": commands, "puzzles": entries}
 
 
-def _prepare_out(out: Path) -> None:
-    """An empty or new folder, or a previous web build (rebuilt in place); anything else is refused."""
-    if out.exists() and not out.is_dir():
-        raise WebBuildError(f"{out} is a file, not a folder")
+def _prepare_out(out: Path) -> Path:
+    """A fresh temporary folder beside ``out`` to build in. ``out`` itself must be new, empty, or a
+    previous web build (replaced whole at the end); anything else is refused before a byte is written.
+
+    Building beside and renaming means nothing is ever written through a file or link an earlier
+    build folder holds, and a failed build leaves the old folder as it was.
+    """
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise WebBuildError(f"{out} is a file or a link, not a folder")
     if out.is_dir() and any(out.iterdir()) and not (out / BUILD_FILE).is_file():
         raise WebBuildError(
             f"{out} is not empty and holds no earlier web build; choose a new or empty folder"
         )
-    out.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+    staging.chmod(0o755)  # mkdtemp's 0700 would hide the page from a web server running as another user
+    return staging
+
+
+def _put_in_place(staging: Path, out: Path) -> None:
+    """Replace ``out`` (if any) by the finished ``staging`` folder: two renames on one file system."""
+    old = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        out.rename(old / out.name)
+    staging.rename(out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)  # rmtree unlinks links, never follows them
 
 
 def build_web(
@@ -155,9 +174,27 @@ def build_web(
             f"there is no web page for {manifest.task} models yet (pages exist for: {', '.join(pages)})"
         )
     _npm()  # before anything is written
-    _prepare_out(out)
-    # Marks the folder as a web build from here on, so a build that fails half-way can be run again.
-    (out / BUILD_FILE).write_text(json.dumps({"complete": False}) + "\n", encoding="utf-8")
+    final, out = out, _prepare_out(out)
+    try:
+        built = _fill(out, manifest, assets, task_module, puzzles_per_level, seed, progress)
+        _put_in_place(out, final)
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)
+        raise
+    size = sum(p.stat().st_size for p in final.rglob("*") if p.is_file())
+    return WebBuild(final, manifest.task, built[0], built[1], size, time.perf_counter() - started)
+
+
+def _fill(
+    out: Path,
+    manifest: Manifest,
+    assets: Path,
+    task_module: Path,
+    puzzles_per_level: int,
+    seed: int,
+    progress: Callable[[str], None],
+) -> tuple[str, int]:
+    """Write the web folder's files into ``out`` (a new, empty folder): (onnxruntime-web version, puzzles)."""
     npm_root, package, version = _npm_ci(assets, progress)
     try:
         ort_out = out / "ort"
@@ -173,7 +210,7 @@ def build_web(
     shutil.copyfile(manifest.directory / MANIFEST_NAME, model_out / MANIFEST_NAME)
     step = model_out / manifest.files["step"]["path"]  # the manifest's own relative path, kept
     step.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(manifest.path("step"), step)
+    step.write_bytes(manifest.read("step"))  # the bytes whose sha256 was just checked, not a second read
     progress(f"generating {puzzles_per_level} puzzles per level")
     puzzles = _puzzles(manifest.task, puzzles_per_level, seed)
     (out / PUZZLES_FILE).write_text(json.dumps(puzzles, indent=1) + "\n", encoding="utf-8")
@@ -182,10 +219,9 @@ def build_web(
         "trm_sdk": __version__,
         "onnxruntime_web": version,
         "task": manifest.task,
-        "model": str(manifest.directory),
+        "model": manifest.directory.name,  # the folder's name only: no local path is published
         "step_sha256": manifest.files["step"]["sha256"],
         "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     (out / BUILD_FILE).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
-    return WebBuild(out, manifest.task, version, len(puzzles["puzzles"]), size, time.perf_counter() - started)
+    return version, len(puzzles["puzzles"])

@@ -1,11 +1,63 @@
-"""Shared fixtures: tiny exported models, built once per session when torch is present."""
+"""Shared fixtures: tiny exported models, built once per session when torch is present, and the shared
+data and fixture folders, found one way.
+
+Tests that read ``../shared/data`` or ``../shared/fixtures`` skip where the folder is absent, naming it;
+``TRM_REQUIRE_DATA=1`` (CI sets it) turns that skip into a failure, so a CI run can never pass by
+skipping the tests that measure real puzzles.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+def _missing(what: str) -> None:
+    if os.environ.get("TRM_REQUIRE_DATA") == "1":
+        pytest.fail(f"{what}, and TRM_REQUIRE_DATA=1 says it must be there")
+    pytest.skip(what)
+
+
+def _data_root() -> Path:
+    env = os.environ.get("TRM_DATA_DIR")
+    return Path(env) if env else SHARED / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Callable[[str], Path]:
+    """``shared_data("sudoku/norvig/top95.csv")``: that file of the shared data folder ($TRM_DATA_DIR,
+    else ../shared/data beside the repository), or a skip (a failure under TRM_REQUIRE_DATA=1)."""
+
+    def find(relative: str) -> Path:
+        root = _data_root()
+        if not root.is_dir():
+            _missing(f"shared data folder {root} not found")
+        path = root / relative
+        if not path.exists():
+            _missing(f"shared data file {relative} not found under {root}")
+        return path
+
+    return find
+
+
+@pytest.fixture(scope="session")
+def shared_fixtures() -> Callable[[str], Path]:
+    """``shared_fixtures("reference_trm/sudoku_mlp")``: that path under ../shared/fixtures, or a skip (a
+    failure under TRM_REQUIRE_DATA=1)."""
+
+    def find(relative: str) -> Path:
+        path = SHARED / "fixtures" / relative
+        if not path.exists():
+            _missing(f"shared fixture {path} not found")
+        return path
+
+    return find
 
 
 def _train_and_export(root: Path, task: str, model: dict[str, Any], batch_size: int) -> Path:
@@ -15,7 +67,8 @@ def _train_and_export(root: Path, task: str, model: dict[str, Any], batch_size: 
     from trm_sdk.export.exporter import export_onnx
     from trm_sdk.network import TRMConfig
     from trm_sdk.tasks import get_task
-    from trm_sdk.train.trainer import TrainConfig, Trainer
+    from trm_sdk.train.config import TrainConfig
+    from trm_sdk.train.trainer import Trainer
 
     cfg = TrainConfig(
         task=task,
@@ -54,3 +107,22 @@ def maze_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     model = {**get_task("maze").model_defaults, **tiny}
     assert model["mixer"] == "conv" and model["seq_len"] == 900
     return _train_and_export(tmp_path_factory.mktemp("maze"), "maze", model, batch_size=4)
+
+
+@pytest.fixture(scope="session")
+def generated_csv() -> Callable[..., Path]:
+    """``generated_csv(path, "sudoku", "easy", n, seed)``: ``n`` generated puzzles of a task's level with
+    their answers, written to ``path`` as the task's CSV (a seed gives the same file every time)."""
+
+    def write(path: Path, task: str, level: str, n: int, seed: int) -> Path:
+        import numpy as np
+
+        from trm_sdk.tasks import get_task
+
+        t = get_task(task)
+        rng = np.random.default_rng(seed)
+        pairs = [t.generate(rng, level) for _ in range(n)]
+        path.write_text(t.to_csv(np.stack([p for p, _ in pairs]), np.stack([a for _, a in pairs])))
+        return path
+
+    return write

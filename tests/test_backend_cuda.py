@@ -60,6 +60,7 @@ def test_every_step_without_halting(manifest, puzzles: np.ndarray) -> None:  # t
     assert np.abs(cuda.logits - cpu.logits).max() < 1e-3
 
 
+@pytest.mark.slow
 def test_reduced_precision_runs_and_mostly_agrees(manifest, puzzles: np.ndarray) -> None:  # type: ignore[no-untyped-def]
     easy = puzzles[:35]  # the example, easy and medium: the hard ones run 16 chaotic steps on CPU fp16
     cpu = recursion.run(CPUBackend(manifest), easy, 16, 0.5)

@@ -18,7 +18,16 @@ import pytest
 from trm_sdk import backends, recursion
 from trm_sdk.backends import tensorrt_engine
 from trm_sdk.backends.cpu import CPUBackend
-from trm_sdk.backends.tensorrt_engine import EngineSpec, Target, cache_dir, engine_path, load_or_build
+from trm_sdk.backends.tensorrt_engine import (
+    TRT10_ONNX_OPS,
+    TRT10_OPSETS,
+    EngineSpec,
+    Target,
+    cache_dir,
+    engine_path,
+    load_or_build,
+    operator_problems,
+)
 from trm_sdk.manifest import load_manifest
 from trm_sdk.shipped import model_dir
 from trm_sdk.tasks.sudoku import codec, generate
@@ -26,27 +35,6 @@ from trm_sdk.tasks.sudoku import codec, generate
 SHIPPED = model_dir("sudoku")
 SPEC = EngineSpec("sudoku", "ab" * 32, "fp16", 64, 16)
 TARGET = Target("10.9.0", "NVIDIA H200", "9.0")
-
-# ONNX operators TensorRT 10's ONNX parser imports, from onnx-tensorrt's docs/operators.md (TensorRT 10.x,
-# rows marked Y; opsets 9 to 20). Ops added to the parser late in 10.x (Attention, RMSNormalization,
-# RotaryEmbedding, TensorScatter) are left out, so a graph that passes here parses on any TensorRT 10.
-TRT10_ONNX_OPS = frozenset(
-    """Abs Acos Acosh Add And ArgMax ArgMin Asin Asinh Atan Atanh AveragePool BatchNormalization
-    BlackmanWindow Cast CastLike Ceil Celu Clip Concat Constant ConstantOfShape Conv ConvTranspose Cos Cosh
-    CumSum DeformConv DepthToSpace DequantizeLinear Div Dropout Einsum Elu Equal Erf Exp Expand EyeLike
-    Flatten Floor Gather GatherElements GatherND Gelu Gemm GlobalAveragePool GlobalLpPool GlobalMaxPool
-    Greater GreaterOrEqual GridSample GroupNormalization GRU HammingWindow HannWindow HardSigmoid HardSwish
-    Hardmax Identity If ImageScaler InstanceNormalization IsInf IsNaN LayerNormalization LeakyRelu Less
-    LessOrEqual Log LogSoftmax Loop LRN LSTM LpNormalization LpPool MatMul Max MaxPool Mean
-    MeanVarianceNormalization Min Mish Mod Mul Neg NonMaxSuppression NonZero Not OneHot Or Pad
-    ParametricSoftplus Pow PRelu QuantizeLinear RandomNormal RandomNormalLike RandomUniform
-    RandomUniformLike Range Reciprocal ReduceL1 ReduceL2 ReduceLogSum ReduceLogSumExp ReduceMax ReduceMean
-    ReduceMin ReduceProd ReduceSum ReduceSumSquare Relu Reshape Resize ReverseSequence RNN RoiAlign Round
-    STFT ScaledTanh Scan Scatter ScatterElements ScatterND Selu Shape Shrink Sigmoid Sign Sin Sinh Size
-    Slice Softmax Softplus Softsign SpaceToDepth Split Sqrt Squeeze Sub Sum Tan Tanh ThresholdedRelu Tile
-    TopK Transpose Trilu Unsqueeze Upsample Where Xor""".split()
-)
-TRT10_OPSETS = range(9, 21)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -68,7 +56,7 @@ def _load(tmp_path: Path, builder: FakeBuilder, target: Target = TARGET, **kw: A
         step.write_bytes(b"onnx graph bytes for the test")
     deserialize = kw.pop("deserialize", lambda data: data if data.startswith(b"ENGINE") else None)
     return load_or_build(
-        step, SPEC, target, deserialize=deserialize, directory=tmp_path / "cache", builder=builder
+        step.read_bytes, SPEC, target, deserialize=deserialize, directory=tmp_path / "cache", builder=builder
     )
 
 
@@ -162,6 +150,21 @@ def test_every_shipped_operator_is_one_tensorrt_10_parses(graph: str) -> None:
         ops, opset = _graph_ops(path)
         assert ops <= TRT10_ONNX_OPS, f"{path}: {sorted(ops - TRT10_ONNX_OPS)} unsupported by TensorRT 10"
         assert opset in TRT10_OPSETS, f"{path}: opset {opset}"
+        assert operator_problems(path.read_bytes()) == []
+
+
+def test_operator_problems_names_what_tensorrt_10_cannot_parse() -> None:
+    onnx = pytest.importorskip("onnx")
+    from onnx import helper
+
+    x = helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])
+    graph = helper.make_graph([helper.make_node("Attention", ["x"], ["y"])], "g", [x], [x])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 23)])
+    problems = operator_problems(model.SerializeToString())
+    assert problems == [
+        "operators TensorRT 10 does not parse: Attention",
+        "opset 23 (TensorRT 10 parses 9 to 20)",
+    ]
 
 
 @pytest.mark.parametrize("precision", ["fp16", "bf16"])

@@ -68,14 +68,14 @@ def test_auto_falls_back_when_a_backend_fails_to_start(monkeypatch: pytest.Monke
 
 
 def test_auto_on_the_cpu_never_imports_torch() -> None:
+    if backends.availability("cuda") is None or backends.availability("tensorrt") is None:
+        pytest.skip("a GPU backend runs here, so auto rightly picks it (and imports torch)")
     code = (
         "import sys\n"
         "from trm_sdk import Solver\n"
         "s = Solver('sudoku')\n"
-        "assert s.backend == 'cpu' or 'torch' in sys.modules\n"
-        "from trm_sdk import backends\n"
-        "if backends.availability('cuda') is not None:\n"
-        "    assert 'torch' not in sys.modules, 'torch was imported'\n"
+        "assert s.backend == 'cpu', s.backend\n"
+        "assert 'torch' not in sys.modules, 'choosing the CPU backend imported torch'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parent.parent.parent)
 

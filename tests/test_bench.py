@@ -130,3 +130,27 @@ def test_measure_backend_reports_accuracy_against_views(tiny_model_dir: Path) ->
     # Views only ever add verified answers: a puzzle solved with n views is solved with more.
     assert table["1"]["solved"] <= table["4"]["solved"] <= table["16"]["solved"]
     assert sum(seen) == 2 * 1 + 2 * 2 + 3 * 2  # latency, batch of 2, views table
+
+
+def test_benchmark_reports_the_work_it_announced(tiny_model_dir: Path, tmp_path: Path) -> None:
+    path = tmp_path / "hard.txt"
+    hard = bench.generated_sample(SUDOKU, "hard", "hard", 3, 2)
+    path.write_text("".join("".join(str(d) for d in p.ravel()) + "\n" for p in hard.puzzles))
+    loaded: list[int] = []
+    samples = [
+        bench.sample(SUDOKU, "easy", "easy", 2, 1, loaded.append),
+        bench.sample(SUDOKU, "hard", str(path), 5, 0),
+    ]
+    assert sum(loaded) == 2 and samples[1].source == str(path) and len(samples[1].puzzles) == 3
+    with pytest.raises(ValueError, match="neither a sudoku level"):
+        bench.sample(SUDOKU, "hard", str(tmp_path / "missing.csv"), 3, 0)
+    seen: list[int] = []
+    names = ["cpu", "tensorrt"] if bench.backends.availability("tensorrt") else ["cpu"]
+    report = bench.benchmark(names, samples, [2], 2, seen.append, views=(4, 2), model=tiny_model_dir)
+    assert sum(seen) == bench.backend_work(samples, [2], 2, (4, 2), SUDOKU.max_views)
+    assert report["samples"] == {
+        "easy": {"source": "easy", "puzzles": 2},
+        "hard": {"source": str(path), "puzzles": 3},
+    }
+    assert [b["backend"] for b in report["backends"]] == names and report["backends"][0]["available"]
+    assert all(not b["available"] and b["reason"] for b in report["backends"][1:])

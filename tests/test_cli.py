@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from trm_sdk.cli import main
-from trm_sdk.tasks.sudoku import codec, generate
+from trm_sdk.tasks.sudoku import codec, generate, search
 
 PUZZLE = "53..7....6..195....98....6.8...6...34..8.3..17...2...6.6....28....419..5....8..79"
 
@@ -43,7 +43,7 @@ def test_info_lists_every_backend_with_a_reason() -> None:
 
 
 def test_info_reads_every_kind_of_evaluation_row(tiny_model_dir: Path, tmp_path: Path) -> None:
-    # A --halting-only evaluation with views (the maze model's) records no all-steps figure.
+    # A --no-every-step evaluation with views (the maze model's) records no all-steps figure.
     import shutil
 
     from trm_sdk import manifest
@@ -61,6 +61,27 @@ def test_info_reads_every_kind_of_evaluation_row(tiny_model_dir: Path, tmp_path:
     assert "plain: 50.0% exact with halting, 25.0% with all steps, 1,234 ms each" in result.output
     threshold = manifest.load_manifest(model).halting["threshold"]
     assert f"stops when sigmoid(q_halt) > {threshold}, within 4 steps; one view" in result.output
+
+
+def test_info_says_how_long_a_model_trained_and_where_its_curve_is(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    from trm_sdk import manifest, training_log
+
+    model = tmp_path / "m"
+    shutil.copytree(tiny_model_dir, model)
+    manifest.update(model, {"training": {"step": 1234, "elapsed_s": 600.0, "init_from": {"cpu_minutes": 20}}})
+    (model / training_log.TRAINING_LOG_NAME).unlink(missing_ok=True)
+    alone = _run("info", "--model", str(model)).output.split(str(model))[-1]  # this model's lines
+    assert "trained 1,234 steps, 30 minutes" in alone and "learning curve" not in alone
+    training_log.write(model, {"learning_curve": [{"step": 1}, {"step": 2}]})
+    logged = _run("info", "--model", str(model)).output.split(str(model))[-1]
+    assert "learning curve: 2 evaluations in training_log.json" in logged
+    (model / training_log.TRAINING_LOG_NAME).write_text("[1, 2]")
+    broken = _run("info", "--model", str(model))
+    assert broken.exit_code == 2 and "training_log.json" in broken.output and "Traceback" not in broken.output
 
 
 def test_info_says_how_each_model_stops(tiny_model_dir: Path, tmp_path: Path) -> None:
@@ -83,8 +104,12 @@ def test_info_says_how_each_model_stops(tiny_model_dir: Path, tmp_path: Path) ->
 def test_solve_string_json(tiny_model_dir: Path) -> None:
     result = _run("solve", PUZZLE, "--model", str(tiny_model_dir), "--json", "--max-steps", "2")
     row = json.loads(result.stdout.strip().splitlines()[0])
-    assert set(row) == {"solution", "solved", "status", "method", "steps", "confidence", "views", "backend"}
+    # The answer as text, then Solution.to_dict(): every field the repr shows, JSON-ready.
+    shown = {"grid", "solved", "steps", "confidence", "backend", "task", "method", "path", "status"}
+    assert set(row) == {"solution", *shown, "search_nodes", "views"}
     assert row["backend"] == "cpu" and row["steps"] == 2 and len(row["solution"]) == 81
+    assert "".join(str(d) for line in row["grid"] for d in line) == row["solution"]
+    assert (row["task"], row["path"], row["search_nodes"]) == ("sudoku", None, None)
     assert row["views"] == 1  # the tiny model's manifest records no views: a single pass
     many = _run("solve", PUZZLE, "--model", str(tiny_model_dir), "--json", "--max-steps", "1", "--views", "4")
     assert 1 <= json.loads(many.stdout.strip().splitlines()[0])["views"] <= 4
@@ -205,7 +230,8 @@ def test_eval_with_fallback_reports_search_and_rating(tiny_model_dir: Path, tmp_
     assert row["exact_with_search"] == 1.0  # the search behind the network never misses
     assert 0.0 <= row["mean_rating"] <= 1.0
     gain = row["search_gain"]["all"]
-    assert gain["puzzles"] == 3 and gain["mean_nodes_unguided"] >= 0
+    unguided = [search.solve(p, limit=1).nodes for p, _ in rows]  # the same search, digits in order
+    assert gain["puzzles"] == 3 and gain["mean_nodes_unguided"] == round(float(np.mean(unguided)), 2)
     table = _run(*args, "--fallback", "search")
     assert "+search" in table.stdout and "100.0%" in table.stdout
 

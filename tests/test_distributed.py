@@ -21,8 +21,9 @@ torch = pytest.importorskip("torch")
 
 from trm_sdk.network import TRMConfig  # noqa: E402
 from trm_sdk.train import checkpoint, distributed  # noqa: E402
+from trm_sdk.train.config import TrainConfig  # noqa: E402
 from trm_sdk.train.distributed import World  # noqa: E402
-from trm_sdk.train.trainer import TrainConfig, Trainer  # noqa: E402
+from trm_sdk.train.trainer import Trainer  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
     not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),
@@ -95,6 +96,7 @@ def one_process(tmp_path_factory: pytest.TempPathFactory) -> Trainer:
     return trainer
 
 
+@pytest.mark.slow
 def test_two_processes_take_the_steps_of_one_process_with_the_same_global_batch(
     two_processes: Path, one_process: Trainer
 ) -> None:
@@ -119,6 +121,7 @@ def test_two_processes_take_the_steps_of_one_process_with_the_same_global_batch(
     assert len(expected["recent"]) == STEPS // TINY.N_sup * 8  # every slot halted at N_sup=2, reported
 
 
+@pytest.mark.slow
 def test_a_two_process_checkpoint_resumes_in_one_process(
     two_processes: Path, one_process: Trainer, tmp_path: Path
 ) -> None:
@@ -137,6 +140,7 @@ def test_a_two_process_checkpoint_resumes_in_one_process(
         torch.testing.assert_close(from_two.model.state_dict()[name], value, rtol=2e-2, atol=2e-3, msg=name)
 
 
+@pytest.mark.slow
 def test_a_failing_rank_ends_the_job_with_its_error(tmp_path: Path) -> None:
     code, output, seconds = _torchrun(["fail", str(tmp_path / "run")], cwd=tmp_path)
     assert code != 0, output[-4000:]

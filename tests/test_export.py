@@ -16,6 +16,7 @@ ort = pytest.importorskip("onnxruntime")
 
 from click.testing import CliRunner  # noqa: E402
 
+from trm_sdk import training_log  # noqa: E402
 from trm_sdk.export import ExportError, export_onnx, onnx_graphs, round_weights_fp16  # noqa: E402
 from trm_sdk.export.cli import main  # noqa: E402
 from trm_sdk.halting import halting_steps, probability  # noqa: E402
@@ -120,9 +121,11 @@ def test_files_manifest_and_checksums(exported: dict) -> None:
     assert raw["io"]["unrolled"]["outputs"][2] == {"name": "steps", "dtype": "int64", "shape": ["batch"]}
     assert raw["training"]["step"] == 7 and raw["training"]["train_config"] == {"lr": 1e-4}
     assert raw["training"]["note"] == "tiny test model"
-    assert [
-        (p["run"], p["cpu_minutes"], p["exact_all_steps"]) for p in raw["training"]["learning_curve"]
-    ] == [
+    # The curve and the run's history live beside the manifest, not in it.
+    assert "learning_curve" not in raw["training"] and "history" not in raw["training"]
+    log = training_log.read(out)
+    assert [p["step"] for p in log["history"]] == [7]
+    assert [(p["run"], p["cpu_minutes"], p["exact_all_steps"]) for p in log["learning_curve"]] == [
         (1, 9.0, 0.125),
         (2, 12.0, 0.25),
     ]
@@ -337,6 +340,7 @@ def test_cli_exports_from_a_split_state_folder(exported: dict, tmp_path: Path) -
     assert (out / "step.onnx").read_bytes() == (exported["out"] / "step.onnx").read_bytes()
 
 
+@pytest.mark.slow
 def test_cli_exports(exported: dict, tmp_path: Path) -> None:
     out = tmp_path / "model"
     result = CliRunner().invoke(

@@ -1,4 +1,4 @@
-"""The layout rules of the README's "How the code is laid out", checked on the source itself.
+"""The layout rules of the docs' Architecture page, checked on the source itself.
 
 Task knowledge lives in ``trm_sdk/tasks/`` alone: nothing else compares a task's name. The runtime sits at
 the bottom: nothing under ``trm_sdk/`` imports the training or export packages.
@@ -32,38 +32,39 @@ def _names_a_task(node: ast.AST) -> bool:
 def task_name_branches(path: Path, tables: bool = True) -> list[str]:
     """Comparisons with a task name, and (``tables``) tables keyed by task names, in one file."""
     found = []
+    where = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Compare) and any(_names_a_task(n) for n in [node.left, *node.comparators]):
-            found.append(f"{path.relative_to(ROOT)}:{node.lineno}: comparison with a task name")
+            found.append(f"{where}:{node.lineno}: comparison with a task name")
         if (
             tables
             and isinstance(node, ast.Dict)
             and any(k is not None and _names_a_task(k) for k in node.keys)
         ):
-            found.append(f"{path.relative_to(ROOT)}:{node.lineno}: table keyed by task names")
+            found.append(f"{where}:{node.lineno}: table keyed by task names")
         if isinstance(node, ast.match_case) and _names_a_task(getattr(node.pattern, "value", None) or node):
-            found.append(f"{path.relative_to(ROOT)}:{node.lineno}: match on a task name")
+            found.append(f"{where}:{node.lineno}: match on a task name")
     return found
 
 
 def test_the_scan_finds_what_it_looks_for(tmp_path: Path) -> None:
-    bad = ROOT / "tests" / "_layout_probe.py"
-    try:
-        bad.write_text('if task == "maze":\n    pass\nx = t in ("sudoku", "other")\nd = {"maze": 1}\n')
-        assert len(task_name_branches(bad)) == 3
-    finally:
-        bad.unlink()
+    bad = tmp_path / "_layout_probe.py"
+    bad.write_text('if task == "maze":\n    pass\nx = t in ("sudoku", "other")\nd = {"maze": 1}\n')
+    assert len(task_name_branches(bad)) == 3
 
 
 def test_no_task_name_is_compared_outside_the_tasks_package() -> None:
     files = [
         p
-        for p in _sources("trm_sdk", "train", "export", "scripts")
+        for p in _sources("trm_sdk", "train", "export", "tools", "experiments")
         if "tasks" not in p.relative_to(ROOT).parts
     ]
     assert len(files) > 30
-    # The maintenance scripts may keep tables per task (a GPU window's data files); they never branch.
-    found = [line for path in files for line in task_name_branches(path, tables=path.parts[-2] != "scripts")]
+    # Tools and experiments may keep tables per task (a GPU window's data files); they never branch.
+    scripts = ("tools", "experiments")
+    found = [
+        line for path in files for line in task_name_branches(path, tables=path.parts[-2] not in scripts)
+    ]
     assert not found, "\n".join(found)
 
 

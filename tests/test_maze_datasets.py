@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -12,16 +12,12 @@ from trm_sdk.errors import InvalidPuzzleError
 from trm_sdk.tasks.maze import codec, datasets, generate
 
 
-def maze_hard(split: str) -> Path:
-    env = os.environ.get("TRM_DATA_DIR")
-    root = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
-    path = root / datasets.MAZE_HARD / f"{split}.csv"
-    if not path.is_file():
-        pytest.skip(f"shared data file {path} not found")
-    return path
+@pytest.fixture
+def maze_hard(shared_data: Callable[[str], Path]) -> Callable[[str], Path]:
+    return lambda split: shared_data(f"{datasets.MAZE_HARD}/{split}.csv")
 
 
-def test_maze_hard_train_and_test_load_and_verify() -> None:
+def test_maze_hard_train_and_test_load_and_verify(maze_hard: Callable[[str], Path]) -> None:
     train = datasets.load(maze_hard("train"))
     test = datasets.load(maze_hard("test"), limit=50)
     assert len(train) == 1000 and len(test) == 50
@@ -31,7 +27,7 @@ def test_maze_hard_train_and_test_load_and_verify() -> None:
     assert not datasets.is_eval_only(maze_hard("train")) and datasets.is_eval_only(maze_hard("test"))
 
 
-def test_the_training_stream_refuses_the_test_split() -> None:
+def test_the_training_stream_refuses_the_test_split(maze_hard: Callable[[str], Path]) -> None:
     from trm_sdk.tasks import get_task
     from trm_sdk.train.data import CurriculumStream, StreamConfig
 

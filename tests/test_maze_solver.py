@@ -110,7 +110,7 @@ def test_cli_solves_generates_and_evaluates_mazes(maze_model: Path, tmp_path: Pa
     table = runner.invoke(main, ["eval", *base, "--fallback", "search", "-q", str(csv)])
     assert table.exit_code == 0 and "100.0%" in table.output, table.output
     # Stopping at the first verified step with no halting head: the accuracy within each step budget too.
-    stops = [*base[:-1], "9", "--stop-on-verified", "--threshold", "1.0", "--views", "4", "-q", str(csv)]
+    stops = [*base[:-1], "9", "--stop-on-verified", "--halt-threshold", "1.0", "--views", "4", "-q", str(csv)]
     row = next(iter(json.loads(runner.invoke(main, ["eval", *stops, "--json"]).output).values()))
     assert list(row["exact_by_steps_view_1"]) == ["8", "9"] and list(row["exact_by_views"]) == ["1", "4"]
     assert row["exact_by_steps_view_1"]["9"] == row["exact_by_views"]["1"] <= row["exact_halting"]
@@ -134,8 +134,8 @@ def test_fallback_search_makes_every_maze_answer_exact(maze_model: Path) -> None
 @pytest.mark.skipif("maze" not in available(), reason="no shipped maze model in this checkout")
 def test_the_shipped_maze_model_finds_verified_shortest_routes() -> None:
     # The default Solver("maze") with the manifest's settings: up to 64 steps, stop at the first verified
-    # route, 8 views. It solved 100 of 100 generated easy mazes and 97 of 100 medium ones (README, "Maze");
-    # a model that lost its way, or a runtime that ignored those settings, fails here.
+    # route, 8 views. It solved 100 of 100 generated easy mazes and 97 of 100 medium ones (docs: the maze
+    # model card); a model that lost its way, or a runtime that ignored those settings, fails here.
     from trm_sdk import Solver
 
     solver = Solver("maze", backend="cpu")

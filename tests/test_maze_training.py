@@ -61,9 +61,11 @@ def test_a_conv_stream_draws_each_stage_in_its_own_frame_with_the_trained_paths(
     assert stream.frame() == 18 and stream.next_batch(2)[0].shape == (2, 324)
 
 
+@pytest.mark.slow
 def test_conv_training_moves_to_a_larger_frame_when_the_curriculum_advances(tmp_path: Path) -> None:
     from trm_sdk.network import TRMConfig
-    from trm_sdk.train.trainer import TrainConfig, Trainer
+    from trm_sdk.train.config import TrainConfig
+    from trm_sdk.train.trainer import Trainer
 
     model = TRMConfig.from_dict({**MAZE.model_defaults, "hidden": 16, "n": 1, "N_sup": 2, "multiple_of": 16})
     cfg = TrainConfig(
@@ -76,6 +78,7 @@ def test_conv_training_moves_to_a_larger_frame_when_the_curriculum_advances(tmp_
     assert trainer.data.frame() > 12  # and the batch moved to the larger frame with it
 
 
+@pytest.mark.slow
 def test_trm_train_and_trm_export_for_maze(tmp_path: Path) -> None:
     from trm_sdk import Solver
     from trm_sdk.export.cli import main as export_main

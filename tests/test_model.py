@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -137,3 +139,32 @@ def test_halting_loss_rewards_predicting_correctness() -> None:
     exact = torch.tensor([True, False])
     assert (halting_loss(torch.tensor([5.0, -5.0]), exact) < 0.01).all()
     assert (halting_loss(torch.tensor([-5.0, 5.0]), exact) > 4.0).all()
+
+
+def test_load_network_builds_exported_weights_in_a_given_dtype(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """The one loader of an exported model's network, which the CUDA backend and ``--init-from`` share."""
+    import json
+    import shutil
+
+    import numpy as np
+
+    from trm_sdk import ModelError
+    from trm_sdk.manifest import load_manifest
+    from trm_sdk.network import load_network
+
+    manifest = load_manifest(tiny_model_dir)
+    model = load_network(manifest, "cpu", torch.float16)
+    assert isinstance(model, TRM) and not model.training
+    assert all(p.dtype == torch.float16 and not p.requires_grad for p in model.parameters())
+    with np.load(tiny_model_dir / "weights.npz") as saved:
+        assert set(saved.files) == set(model.state_dict())
+        for name, value in model.state_dict().items():
+            np.testing.assert_array_equal(value.numpy(), saved[name].astype(np.float16))
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    body = json.loads((folder / "manifest.json").read_text())
+    del body["files"]["weights"]
+    (folder / "manifest.json").write_text(json.dumps(body))
+    with pytest.raises(ModelError, match=r"no weights\.npz"):
+        load_network(load_manifest(folder), "cpu", torch.float32)

@@ -45,15 +45,12 @@ def test_an_answer_the_search_finished_counts_as_unsolved_by_the_network() -> No
 
 
 def _run_correlation(tmp_path, model: list[str]) -> str:  # type: ignore[no-untyped-def]
-    import subprocess
-    import sys
-    from pathlib import Path
+    """`trm eval --rank-correlation` on an easy file and a minimal one, easiest first: its last line."""
+    from click.testing import CliRunner
 
+    from trm_sdk.cli import main
     from trm_sdk.tasks.sudoku import codec, generate
 
-    script = Path(__file__).resolve().parents[1] / "scripts" / "rating_correlation.py"
-    if not script.is_file():
-        pytest.skip("scripts/ is not in this checkout")
     rng = np.random.default_rng(0)
     files = []
     for level in ("easy", "minimal"):
@@ -64,17 +61,37 @@ def _run_correlation(tmp_path, model: list[str]) -> str:  # type: ignore[no-unty
             "puzzle,solution\n" + "".join(f"{codec.to_string(p)},{codec.to_string(s)}\n" for p, s in pairs)
         )
         files.append(str(path))
-    out = subprocess.run(
-        [sys.executable, str(script), "--backend", "cpu", *model, *files], capture_output=True, text=True
-    )
-    assert out.returncode == 0, out.stderr
-    assert "6 puzzles, mean score" in out.stdout
-    return out.stdout.strip().splitlines()[-1]
+    args = ["eval", "--backend", "cpu", "--views", "1", "--no-every-step", "--rank-correlation", "-q"]
+    out = CliRunner().invoke(main, [*args, *model, *files])
+    assert out.exit_code == 0, out.output
+    lines = out.output.strip().splitlines()
+    # one line per file, easiest first: its puzzles, mean score and the count of every level
+    assert lines[-3].startswith(f"{tmp_path.name}/easy: 6 puzzles, mean score ")
+    assert lines[-2].startswith(f"{tmp_path.name}/minimal: 6 puzzles, mean score ")
+    assert all(level in lines[-2] for level in (" easy", " medium", " hard", " extreme"))
+    return lines[-1]
 
 
-def test_rating_correlation_script_runs(tiny_model_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_rating_correlation_runs_in_trm_eval(tiny_model_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
     last = _run_correlation(tmp_path, ["--model", str(tiny_model_dir)])
     assert last.startswith("Spearman rank correlation, score vs file rank: ")
+
+
+def test_rank_correlation_needs_two_files(tiny_model_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from trm_sdk.cli import main
+    from trm_sdk.tasks.sudoku import codec, generate
+
+    puzzles, solutions = generate.make_batch(np.random.default_rng(1), 2, "easy")
+    path = tmp_path / "one.csv"
+    pairs = zip(puzzles, solutions, strict=True)
+    path.write_text(
+        "puzzle,solution\n" + "".join(f"{codec.to_string(p)},{codec.to_string(s)}\n" for p, s in pairs)
+    )
+    args = ["eval", "--model", str(tiny_model_dir), "--rank-correlation", "-q", str(path)]
+    out = CliRunner().invoke(main, args)
+    assert out.exit_code == 2 and "at least two FILES" in out.output
 
 
 def test_shipped_model_rates_minimal_puzzles_harder_than_easy_ones(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -13,8 +13,9 @@ from trm_sdk.network import TRM, TRMConfig  # noqa: E402
 from trm_sdk.tasks import get_task  # noqa: E402
 from trm_sdk.tasks.sudoku import generate  # noqa: E402
 from trm_sdk.train import checkpoint  # noqa: E402
+from trm_sdk.train.config import TrainConfig  # noqa: E402
 from trm_sdk.train.optim import ChainedOptimizer  # noqa: E402
-from trm_sdk.train.trainer import TrainConfig, Trainer  # noqa: E402
+from trm_sdk.train.trainer import Trainer  # noqa: E402
 
 SUDOKU = get_task("sudoku")
 TINY = TRMConfig(hidden=16, n_prefix=2, T=1, n=2, N_sup=4, multiple_of=16)

@@ -41,6 +41,7 @@ print(before, after["VmHWM"], after["VmRSS"])
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc to read the RSS")
 def test_a_large_batch_gives_its_memory_back() -> None:
     n = 2 * cpu.CHUNK_ROWS + 40  # three chunks a step
@@ -67,6 +68,7 @@ def test_chunked_steps_match_one_run() -> None:
     np.testing.assert_allclose(whole.logits, chunked.logits, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_eight_threads_share_one_solver_and_agree() -> None:
     solver = Solver("sudoku", backend="cpu", threads=2, views=1)
     rng = np.random.default_rng(2)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,21 +16,6 @@ P1 = "53..7....6..195....98....6.8...6...34..8.3..17...2...6.6....28....419..5..
 S1 = "534678912672195348198342567859761423426853791713924856961537284287419635345286179"
 P2 = "4.....8.5.3..........7......2.....6.....8.4......1.......6.3.7.5..2.....1.4......"
 S2 = "417369825632158947958724316825437169791586432346912758289643571573291684164875293"
-
-
-def shared_root() -> Path:
-    env = os.environ.get("TRM_DATA_DIR")
-    root = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
-    if not root.is_dir():
-        pytest.skip(f"shared data folder {root} not found")
-    return root
-
-
-def shared_file(relative: str) -> Path:
-    path = shared_root() / relative
-    if not path.is_file():
-        pytest.skip(f"shared data file {relative} not found")
-    return path
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
@@ -189,16 +174,16 @@ def test_unknown_header(tmp_path: Path) -> None:
         ("sudoku/sudoku_extreme/train_subsample1000.csv", 1000, True),
     ],
 )
-def test_shared_files(relative: str, count: int, solved: bool) -> None:
-    loaded = datasets.load(shared_file(relative))
+def test_shared_files(relative: str, count: int, solved: bool, shared_data: Callable[[str], Path]) -> None:
+    loaded = datasets.load(shared_data(relative))
     assert len(loaded) == count
     assert (loaded.solutions is not None) == solved
     if solved:
         assert codec.are_solutions(loaded.solutions, loaded.puzzles).all()
 
 
-def test_big_file_loads_fast_and_right() -> None:
-    path = shared_file("sudoku/tdoku/puzzles2_17_clue.csv")
+def test_big_file_loads_fast_and_right(shared_data: Callable[[str], Path]) -> None:
+    path = shared_data("sudoku/tdoku/puzzles2_17_clue.csv")
     start = time.perf_counter()
     loaded = datasets.load(path)
     elapsed = time.perf_counter() - start
@@ -208,9 +193,10 @@ def test_big_file_loads_fast_and_right() -> None:
     assert elapsed < 3.0, f"loading took {elapsed:.2f} s"  # ~0.25 s here; generous for slow CI
 
 
-def test_puzzles5_minus_puzzles6() -> None:
-    p5 = datasets.load(shared_file("sudoku/tdoku/puzzles5_forum_hardest_1905_11+.csv"))
-    p6 = datasets.load(shared_file("sudoku/tdoku/puzzles6_forum_hardest_1106.csv"))
+@pytest.mark.slow
+def test_puzzles5_minus_puzzles6(shared_data: Callable[[str], Path]) -> None:
+    p5 = datasets.load(shared_data("sudoku/tdoku/puzzles5_forum_hardest_1905_11+.csv"))
+    p6 = datasets.load(shared_data("sudoku/tdoku/puzzles6_forum_hardest_1106.csv"))
     assert len(p5) == 48_766
     assert len(datasets.without(p5, p6)) == 48_766 - 131 - 78  # exact copies, then likely relabelled ones
 
@@ -234,8 +220,8 @@ def test_eval_only_paths() -> None:
     assert not datasets.is_eval_only("/tmp/norvig_like.txt")
 
 
-def test_eval_only_entries_exist_in_shared_data() -> None:
-    root = shared_root()
+def test_eval_only_entries_exist_in_shared_data(shared_data: Callable[[str], Path]) -> None:
+    root = shared_data("")
     for entry in datasets.EVAL_ONLY + datasets.MULTI_SOLUTION:
         assert (root / entry).exists(), entry
     assert not any(datasets.is_eval_only(p) for p in (root / "sudoku/tdoku").glob("puzzles[25]_*"))

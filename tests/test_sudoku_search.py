@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,15 +16,6 @@ CLASSIC_SOLUTION = "534678912672195348198342567859761423426853791713924856961537
 # First puzzle of magictour top95 (Norvig's "hard" set): needs real search, not just singles.
 HARD = "4.....8.5.3..........7......2.....6.....8.4......1.......6.3.7.5..2.....1.4......"
 HARD_SOLUTION = "417369825632158947958724316825437169791586432346912758289643571573291684164875293"
-
-
-def data_file(relative: str) -> Path:
-    env = os.environ.get("TRM_DATA_DIR")
-    root = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
-    path = root / relative
-    if not path.is_file():
-        pytest.skip(f"shared data file {relative} not found under {root}")
-    return path
 
 
 def csv_pairs(path: Path, n: int) -> list[tuple[str, str]]:
@@ -61,16 +52,16 @@ def test_does_not_modify_input() -> None:
     np.testing.assert_array_equal(grid, before)
 
 
-def test_norvig_sets_match_given_solutions() -> None:
+def test_norvig_sets_match_given_solutions(shared_data: Callable[[str], Path]) -> None:
     for name in ("top95", "hardest"):
-        for puzzle, answer in csv_pairs(data_file(f"sudoku/norvig/{name}.csv"), 30):
+        for puzzle, answer in csv_pairs(shared_data(f"sudoku/norvig/{name}.csv"), 30):
             result = search.solve(puzzle)
             assert len(result.solutions) == 1, puzzle
             assert codec.to_string(result.solutions[0]) == answer
 
 
-def test_forum_hardest_sample() -> None:
-    for puzzle, answer in csv_pairs(data_file("sudoku/tdoku/puzzles6_forum_hardest_1106.csv"), 8):
+def test_forum_hardest_sample(shared_data: Callable[[str], Path]) -> None:
+    for puzzle, answer in csv_pairs(shared_data("sudoku/tdoku/puzzles6_forum_hardest_1106.csv"), 8):
         result = search.solve(puzzle, limit=2)
         assert result.unique
         assert codec.to_string(result.solutions[0]) == answer
@@ -104,8 +95,8 @@ def test_several_solutions() -> None:
     assert search.solution(empty) is None
 
 
-def test_serg_benchmark_has_several_solutions() -> None:
-    path = data_file("sudoku/tdoku/puzzles7_serg_benchmark.txt")
+def test_serg_benchmark_has_several_solutions(shared_data: Callable[[str], Path]) -> None:
+    path = shared_data("sudoku/tdoku/puzzles7_serg_benchmark.txt")
     for line in path.read_text().splitlines()[:3]:
         result = search.solve(line, limit=3)
         assert len(result.solutions) >= 2

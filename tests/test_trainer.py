@@ -6,6 +6,7 @@ import dataclasses
 import re
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,9 +16,10 @@ torch = pytest.importorskip("torch")
 from trm_sdk.network import TRM, TRMConfig  # noqa: E402
 from trm_sdk.tasks import get_task  # noqa: E402
 from trm_sdk.train import checkpoint  # noqa: E402
+from trm_sdk.train.config import TrainConfig  # noqa: E402
 from trm_sdk.train.curve import HISTORY_POINTS  # noqa: E402
 from trm_sdk.train.data import CurriculumStream, StreamConfig  # noqa: E402
-from trm_sdk.train.trainer import TrainConfig, Trainer  # noqa: E402
+from trm_sdk.train.trainer import Trainer  # noqa: E402
 
 SUDOKU = get_task("sudoku")
 
@@ -123,6 +125,7 @@ def test_a_saved_state_keeps_the_first_evaluation_of_a_long_history(tmp_path: Pa
     assert saved[0]["step"] == 1 and saved[-1]["step"] == HISTORY_POINTS + 50
 
 
+@pytest.mark.slow
 def test_tiny_model_learns_to_copy_givens(tmp_path: Path) -> None:
     # A real learning signal in seconds: on puzzles with few blanks, cell accuracy must rise well above
     # chance (1/9) as the network learns to copy givens.
@@ -194,6 +197,7 @@ def test_trm_train_cli_trains_resumes_and_rejects_unknown_keys(tmp_path: Path) -
     assert refused.exit_code != 0 and "evaluation-only" in refused.output
 
 
+@pytest.mark.slow
 def test_trm_train_saves_when_killed(tmp_path: Path) -> None:
     import signal
     import subprocess
@@ -345,18 +349,31 @@ def test_bf16_forward_carries_one_dtype_through_refills(tmp_path: Path) -> None:
 
 
 def test_precision_auto_uses_bf16_only_where_the_hardware_runs_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    from trm_sdk.train import trainer as trainer_module
+    from trm_sdk.train import hardware
 
     cpu, gpu = torch.device("cpu"), torch.device("cuda")
-    monkeypatch.setattr(trainer_module, "cpu_has_bf16_units", lambda: False)
-    assert not trainer_module.bf16_forward("auto", cpu) and trainer_module.bf16_forward("auto", gpu)
-    assert trainer_module.bf16_forward("bf16", cpu) and not trainer_module.bf16_forward("fp32", gpu)
-    monkeypatch.setattr(trainer_module, "cpu_has_bf16_units", lambda: True)
-    assert trainer_module.bf16_forward("auto", cpu)
+    monkeypatch.setattr(hardware, "cpu_has_bf16_units", lambda: False)
+    assert not hardware.bf16_forward("auto", cpu) and hardware.bf16_forward("auto", gpu)
+    assert hardware.bf16_forward("bf16", cpu) and not hardware.bf16_forward("fp32", gpu)
+    monkeypatch.setattr(hardware, "cpu_has_bf16_units", lambda: True)
+    assert hardware.bf16_forward("auto", cpu)
     with pytest.raises(ValueError, match="precision must be"):
-        trainer_module.bf16_forward("fp16", cpu)
+        hardware.bf16_forward("fp16", cpu)
 
 
+def test_data_workers_generate_beside_a_gpu_never_beside_a_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    from trm_sdk.train import hardware
+
+    monkeypatch.setattr(hardware.os, "cpu_count", lambda: 16)
+    cpu, gpu = torch.device("cpu"), torch.device("cuda")
+    assert hardware.data_workers(-1, cpu) == 0  # the network's threads need every core
+    assert hardware.data_workers(-1, gpu) == 14  # all but one for the system and one per process
+    assert hardware.data_workers(-1, gpu, local_processes=8) == 7
+    assert hardware.data_workers(3, cpu) == 3  # asked for: given
+    assert hardware.describe(cpu).startswith("CPU (")
+
+
+@pytest.mark.slow
 def test_compiled_net_step_matches_the_eager_step_and_leaves_the_model_alone() -> None:
     from trm_sdk.train.trainer import CompiledNet
 
@@ -432,6 +449,7 @@ def test_init_from_starts_at_an_exported_models_weights_with_fresh_moments(
         other.init_from(maze_model)
 
 
+@pytest.mark.slow
 def test_trm_train_cli_init_from_takes_the_network_from_the_manifest(
     tmp_path: Path, tiny_model_dir: Path
 ) -> None:
@@ -504,3 +522,48 @@ def test_stablemax_gradient_is_finite_where_a_logit_is_exactly_one() -> None:
     logits = torch.tensor([[[1.0, 0.0, -2.0]]], requires_grad=True)  # bf16 logits hit 1.0 exactly
     cross_entropy(logits, torch.tensor([[0]])).sum().backward()
     assert logits.grad is not None and torch.isfinite(logits.grad).all()
+
+
+def test_restore_refuses_another_optimizer_and_gives_the_ema_only_where_asked(tmp_path: Path) -> None:
+    """``checkpoint.restore`` is what ``Trainer.resume`` runs: moments belong to the optimizer that made
+    them, and a process that keeps no EMA (ranks other than 0) is given none."""
+    from trm_sdk.train.optim import make_optimizer
+
+    def fresh(name: str) -> tuple[TRM, Any]:
+        torch.manual_seed(1)
+        model = TRM(TINY)
+        kwargs = {"lr": 1e-3, "betas": (0.9, 0.95), "weight_decay": 0.1, "fused": False}
+        return model, make_optimizer(model, name, **kwargs)
+
+    model, optimizer = fresh("adamw")
+    loss = model(torch.randint(1, 11, (2, 81)), *model.initial_state(2))[2].float().square().mean()
+    loss.backward()
+    optimizer.step()
+    ema = {k: v.detach().clone() * 0.5 for k, v in model.state_dict().items()}
+    path = checkpoint.save(
+        tmp_path / "run.pt",
+        task="sudoku",
+        model=model,
+        ema=ema,
+        optimizer=optimizer,
+        step=1,
+        train_config={"optimizer": "adamw"},
+        data_state=None,
+        info={},
+    )
+    body = checkpoint.load(path)
+
+    other, muon = fresh("muon")
+    with pytest.raises(ValueError, match="saved with optimizer 'adamw', not 'muon'"):
+        checkpoint.restore(body, other, muon, optimizer_name="muon", ema_device=None)
+
+    again, adamw = fresh("adamw")
+    assert checkpoint.restore(body, again, adamw, optimizer_name="adamw", ema_device=None) is None
+    restored = checkpoint.restore(body, again, adamw, optimizer_name="adamw", ema_device=torch.device("cpu"))
+    assert restored is not None and all(
+        v.dtype == torch.float32 for v in restored.values() if v.is_floating_point()
+    )
+    # the EMA is stored in fp16: equal to that precision
+    torch.testing.assert_close(restored["head.weight"], ema["head.weight"], atol=1e-3, rtol=1e-3)
+    moments = [s["exp_avg"] for s in adamw.state.values()]
+    assert moments and all(m.dtype == torch.float32 and m.abs().sum() > 0 for m in moments)

@@ -83,6 +83,7 @@ def test_serve_sends_the_types_browsers_insist_on(tmp_path: Path) -> None:
     for name in files:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "build.json").write_text(json.dumps({"complete": True, "task": "sudoku"}), encoding="utf-8")
     with _serving(tmp_path) as url:
         assert url.startswith("http://127.0.0.1:")
         for name, mime in files.items():
@@ -92,9 +93,10 @@ def test_serve_sends_the_types_browsers_insist_on(tmp_path: Path) -> None:
 
 
 def test_serve_refuses_a_folder_that_is_no_web_build(tmp_path: Path) -> None:
+    (tmp_path / "index.html").write_text("a page, but no web build", encoding="utf-8")
     result = CliRunner().invoke(trm, ["web", "serve", str(tmp_path)])
-    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
-    assert "trm-export --format web" in result.output
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
+    assert "trm-export --format web" in result.output  # test_server.py probes the rest
 
 
 # -- building, where it fails --------------------------------------------------------------------------------
@@ -234,6 +236,143 @@ def test_the_pages_modules_agree_with_the_python_runtime(tmp_path: Path) -> None
     assert out["refused"].startswith("the givens contradict each other: digit 1 appears twice in row 1")
 
 
+_NODE_INTEGRITY = """
+import { readFileSync } from 'node:fs';
+const [dir, inputPath] = process.argv.slice(2);
+const trm = await import(new URL('trm.js', dir));
+const input = JSON.parse(readFileSync(inputPath, 'utf8'));
+const bytesOf = (b64) => Uint8Array.from(Buffer.from(b64, 'base64'));
+const hashes = input.blobs.map((b) => trm.sha256(bytesOf(b)));
+
+// A page outside a secure context: no WebCrypto. The model is fetched from a fake server and run by a
+// fake onnxruntime whose step is a pure function of each row, and which records its batch sizes.
+Object.defineProperty(globalThis, 'crypto', { value: undefined, configurable: true });
+const { S, L, D, V } = input.dims;
+const calls = [];
+class Tensor {
+  constructor(type, data, dims) { Object.assign(this, { type, data, dims }); }
+}
+const session = {
+  inputNames: trm.STEP_INPUTS,
+  outputNames: trm.STEP_OUTPUTS,
+  async run({ tokens, y, z, first }) {
+    const m = tokens.dims[0];
+    calls.push(m);
+    const out = { y_out: new Float32Array(m * L * D), z_out: new Float32Array(m * L * D),
+                  logits: new Float32Array(m * S * V), q_halt: new Float32Array(m) };
+    for (let r = 0; r < m; r++) {
+      const t0 = Number(tokens.data[r * S]);
+      for (let i = 0; i < L * D; i++) {
+        const y0 = first.data[r] ? 0 : y.data[r * L * D + i];
+        out.y_out[r * L * D + i] = y0 + t0 + i;
+        out.z_out[r * L * D + i] = (first.data[r] ? 0 : z.data[r * L * D + i]) + 1;
+      }
+      for (let i = 0; i < S * V; i++) out.logits[r * S * V + i] = out.y_out[r * L * D] * (i + 1);
+      out.q_halt[r] = out.z_out[r * L * D] - t0;  // row r halts after about t0 steps
+    }
+    return Object.fromEntries(Object.entries(out).map(([k, data]) => [k, { data }]));
+  },
+};
+const ort = { env: { wasm: {} }, Tensor, InferenceSession: { create: async () => session } };
+const load = async (step) => {
+  const manifest = new TextEncoder().encode(JSON.stringify(input.manifest));
+  const files = { 'manifest.json': manifest, 'step.onnx': step };
+  globalThis.fetch = async (url) => {
+    const body = files[String(url).split('/').pop()];
+    if (!body) return { ok: false, status: 404 };
+    return { ok: true, status: 200, json: async () => JSON.parse(new TextDecoder().decode(body)),
+             arrayBuffer: async () => body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) };
+  };
+  return trm.loadModel(ort, 'http://trm.test/model/');
+};
+let tampered = '';
+try { await load(bytesOf(input.tampered)); } catch (e) { tampered = `${e.name}: ${e.message}`; }
+const model = await load(bytesOf(input.step));
+const n = input.rows;
+const tokens = Int32Array.from({ length: n * S }, (_, i) => 1 + (Math.floor(i / S) % 7));
+calls.length = 0;
+const options = { maxSteps: 16, threshold: 0.5 };
+const together = await model.recurse(tokens, n, options);
+const widest = Math.max(...calls);
+const alone = [];
+for (let r = 0; r < n; r++) alone.push(await model.recurse(tokens.subarray(r * S, (r + 1) * S), 1, options));
+let viewsRefused = '';
+try { trm.waves(trm.MAX_VIEWS + 1); } catch (e) { viewsRefused = e.message; }
+console.log(JSON.stringify({
+  hashes, tampered, hashedBy: model.info.hashedBy, checked: model.info.checked, widest,
+  chunk: trm.CHUNK_ROWS, maxViews: trm.MAX_VIEWS, viewsRefused,
+  lastWaves: trm.waves(trm.MAX_VIEWS),
+  sameSteps: alone.every((a, r) => a.steps[0] === together.steps[r]),
+  sameLogits: alone.every((a, r) => a.logits.every((v, i) => v === together.logits[r * S * V + i])),
+  stepsSeen: Array.from(new Set(together.steps)).sort(),
+}));
+"""
+
+
+def test_the_page_checks_the_graph_without_webcrypto_and_runs_waves_in_chunks(tmp_path: Path) -> None:
+    """Issue 37: outside a secure context the sha256 check once switched itself off, so a tampered graph
+    ran and reported verified answers; and views had no bound, nor waves a size. Under node, with
+    WebCrypto removed, the page's own SHA-256 must agree with hashlib and refuse a tampered graph, views
+    stop at Python's bound, and a wave of more rows than CHUNK_ROWS gives what each row gives alone."""
+    import hashlib
+
+    from trm_sdk.limits import MAX_VIEWS
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("needs node (apt-get install nodejs) to run the page's modules")
+    rng = np.random.default_rng(37)
+    blobs = [
+        b"",
+        b"abc",
+        b"a" * 55,
+        b"b" * 56,
+        b"c" * 64,
+        bytes(rng.integers(0, 256, 100_003, dtype=np.uint8)),
+    ]
+    blobs.append((model_dir("sudoku") / "step.onnx").read_bytes())
+    step = b"a stand-in step graph; the fake runtime ignores it"
+    dims = {"S": 4, "L": 2, "D": 3, "V": 5}
+    arg = lambda name, *shape: {"name": name, "shape": ["batch", *shape]}  # noqa: E731
+    manifest = {
+        "format": 1,
+        "task": "test",
+        "encoding": {"seq_len": 4, "vocab_size": 5, "blank": 1},
+        "model": {"N_sup": 16, "hidden": 3},
+        "halting": {"threshold": 0.5, "max_steps": 16},
+        "files": {"step": {"path": "step.onnx", "sha256": hashlib.sha256(step).hexdigest()}},
+        "io": {
+            "step": {
+                "inputs": [arg("tokens", 4), arg("y", 2, 3), arg("z", 2, 3), arg("first")],
+                "outputs": [arg("y_out", 2, 3), arg("z_out", 2, 3), arg("logits", 4, 5), arg("q_halt")],
+            }
+        },
+    }
+    payload = {
+        "blobs": [base64.b64encode(b).decode() for b in blobs],
+        "dims": dims,
+        "manifest": manifest,
+        "step": base64.b64encode(step).decode(),
+        "tampered": base64.b64encode(step[:-1] + b"!").decode(),
+        "rows": 150,
+    }
+    probe, data = tmp_path / "integrity.mjs", tmp_path / "input.json"
+    probe.write_text(_NODE_INTEGRITY, encoding="utf-8")
+    data.write_text(json.dumps(payload), encoding="utf-8")
+    done = subprocess.run(
+        [node, str(probe), assets_dir().as_uri() + "/", str(data)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["hashes"] == [hashlib.sha256(b).hexdigest() for b in blobs]
+    assert out["tampered"].startswith("ModelError: step.onnx has sha256"), out["tampered"]
+    assert (out["hashedBy"], out["checked"]) == ("the page", True)
+    assert out["maxViews"] == MAX_VIEWS and str(MAX_VIEWS) in out["viewsRefused"]
+    assert sum(out["lastWaves"]) == MAX_VIEWS and out["lastWaves"] == views.waves(MAX_VIEWS)
+    assert out["widest"] == out["chunk"] < payload["rows"]  # 150 rows ran in chunks of at most 64
+    assert out["sameSteps"] and out["sameLogits"] and len(out["stepsSeen"]) > 1
+
+
 # -- the page in headless Chromium --------------------------------------------------------------------------
 
 _BROWSER_TOOLS = {
@@ -317,7 +456,7 @@ class WebDriver:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The shipped model's web folder, built as README says and served by ``trm web serve``."""
+    """The shipped model's web folder, built as the docs (Web page) say and served by ``trm web serve``."""
     _browser_tools()
     out = tmp_path_factory.mktemp("web") / "site"
     result = CliRunner().invoke(trm_export, ["--format", "web", "--out", str(out)])
@@ -398,6 +537,7 @@ _solvers: dict[int, Solver] = {}
 
 
 @pytest.mark.web
+@pytest.mark.slow
 def test_the_page_solves_as_the_python_runtime_does(browser: WebDriver, site: str, solver: Solver) -> None:
     """Single view, so both sides run the same steps: same answer, same step count, same confidence."""
     chosen = [("easy", 1), ("easy", 4), ("hard", 1), ("hard", 2), ("minimal", 4)]
@@ -431,6 +571,7 @@ def test_the_page_solves_as_the_python_runtime_does(browser: WebDriver, site: st
 
 
 @pytest.mark.web
+@pytest.mark.slow
 def test_hint_reveals_the_cell_the_network_is_surest_of(
     browser: WebDriver, site: str, solver: Solver
 ) -> None:
@@ -454,6 +595,7 @@ def test_hint_reveals_the_cell_the_network_is_surest_of(
 
 
 @pytest.mark.web
+@pytest.mark.slow
 def test_a_hard_puzzle_is_solved_with_views_on_a_phone_screen(
     browser: WebDriver, site: str, solver: Solver
 ) -> None:
@@ -475,3 +617,18 @@ def test_a_hard_puzzle_is_solved_with_views_on_a_phone_screen(
     out = _artifacts()
     if out is not None:
         (out / "web-sudoku.png").write_bytes(png)
+
+
+def test_views_beyond_the_python_bound_are_refused_at_once(browser: WebDriver, site: str) -> None:
+    """Issue 37: views=100000 ran for minutes and views=200000 needed 8.4 GiB; the page now stops at 1,024."""
+    puzzle, _ = _generated("minimal", 2)
+    started = time.monotonic()
+    browser.get(f"{site}index.html?puzzle={puzzle}&autosolve=1&views=100000")
+    browser.wait(FINISHED, lambda state: state in ("solved", "unsolved", "error"))
+    page = browser.script(_READ)
+    assert page["state"] == "error" and "views=100000" in page["status"] and "1024" in page["status"]
+    assert time.monotonic() - started < 60
+    browser.get(f"{site}index.html")
+    browser.wait(FINISHED, lambda state: state == "ready")
+    about = browser.script("return document.getElementById('about').textContent")
+    assert "sha256 checked by WebCrypto" in about  # a localhost page is a secure context

@@ -8,13 +8,20 @@ them on resume.
 The same checkpoint can also be written as a folder of files under a size cap (:func:`save_split`): the
 form in which the state of a training run is committed to git and carried between GPU windows, whose
 file limits are 16 MiB. :func:`load` reads either form.
+
+A run's state goes in and out here: :func:`restore` puts a loaded checkpoint back into a run's model and
+optimizer after checking that the run may continue it, and :func:`exported_weights` gives a fresh run the
+weights of an exported model (``trm-train --init-from``), the closest thing to resuming once the state is
+gone.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import pickle
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -22,9 +29,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from trm_sdk.network import TRM, TRMConfig
+from trm_sdk import training_log
+from trm_sdk.manifest import load_manifest
+from trm_sdk.network import RECURSION_FIELDS, TRM, TRMConfig, load_network
 
+from . import curve
 from .optim import ChainedOptimizer
+
+log = logging.getLogger("trm_sdk.train")
 
 FORMAT_VERSION = 1
 _COMPILE_PREFIX = "_orig_mod."
@@ -105,8 +117,13 @@ def save(
     data_state: dict[str, Any] | None,
     info: dict[str, Any],
     compact: bool = True,
+    split_dir: str | Path | None = None,
 ) -> Path:
-    """Write atomically (temp file, then rename) so a window that closes mid-save leaves the old file."""
+    """Write atomically (temp file, then rename) so a window that closes mid-save leaves the old file.
+
+    ``split_dir``: also write the same checkpoint there as a folder of parts (:func:`save_split`), the
+    form that is committed and that a GPU window brings back.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     dtype = torch.bfloat16 if compact else None
@@ -130,10 +147,13 @@ def save(
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(body, tmp)
     tmp.replace(path)
+    if split_dir is not None:
+        save_split(load(path), split_dir)  # read back: the parts hold exactly what the file holds
     return path
 
 
 SPLIT_INDEX = "index.json"
+_PART_NAME = re.compile(r"meta\.pt|part-[0-9]{1,6}\.pt")  # the only names a split checkpoint holds
 MAX_PART_BYTES = 15 * 2**20  # under the 16 MiB that a GPU window may bring back per file
 
 
@@ -218,7 +238,17 @@ def _load_split(folder: Path) -> dict[str, Any]:
     if not index_path.is_file():
         raise FileNotFoundError(f"{folder} is a folder without {SPLIT_INDEX}: not a split checkpoint")
     index = json.loads(index_path.read_text(encoding="utf-8"))
-    for name, entry in index["files"].items():
+    files = index.get("files") if isinstance(index, dict) else None
+    if not isinstance(files, dict) or "meta.pt" not in files:
+        raise ValueError(f"{index_path} lists no checkpoint files: the folder is not a split checkpoint")
+    root = folder.resolve()
+    for name in files:
+        # Only the names save_split writes, each a file of this folder: an index naming ../x.pt or a
+        # link out of the folder would otherwise have torch.load read whatever it points to.
+        f = folder / name if isinstance(name, str) and _PART_NAME.fullmatch(name) else None
+        if f is None or not f.resolve().is_relative_to(root):
+            raise ValueError(f"{index_path} names {name!r}, which is not a part of this folder")
+    for name, entry in files.items():
         f = folder / name
         if not f.is_file() or _sha256(f) != entry["sha256"]:
             raise ValueError(f"{f} is missing or does not match {index_path}: the folder is incomplete")
@@ -256,3 +286,129 @@ def load_model(path: str | Path, weights: str = "ema") -> tuple[TRM, dict[str, A
     model.load_state_dict(state)
     model.eval()
     return model, body
+
+
+def restore(
+    body: dict[str, Any],
+    model: TRM,
+    optimizer: torch.optim.Optimizer | ChainedOptimizer,
+    *,
+    optimizer_name: str,
+    ema_device: torch.device | None,
+) -> dict[str, torch.Tensor] | None:
+    """Put a loaded checkpoint's weights and optimizer moments into a run's ``model`` and ``optimizer``,
+    in fp32, after checking that this run can continue that one; return its EMA in fp32 on ``ema_device``
+    (None where ``ema_device`` is None: a process that neither evaluates nor saves keeps no EMA).
+
+    The network's shape must be the saved one's and the optimizer the same (its moments belong to it);
+    only the recursion (``RECURSION_FIELDS``) may differ, as a deeper or shallower run of the same weights.
+    """
+    saved_optimizer = body["train_config"].get("optimizer", "adamw")
+    if saved_optimizer != optimizer_name:
+        raise ValueError(
+            f"the run was saved with optimizer {saved_optimizer!r}, not {optimizer_name!r}: its "
+            "moments belong to it; resume with the same optimizer"
+        )
+    # Compared as configs, so a key added since the save (at its default) is not a difference.
+    saved = TRMConfig.from_dict(body["model_config"])
+    changed = saved.weight_changes(model.cfg)
+    if changed:
+        raise ValueError(
+            f"{', '.join(changed)} cannot change on resume: the weights depend on it; only the "
+            f"recursion ({', '.join(RECURSION_FIELDS)}) may"
+        )
+    for name in RECURSION_FIELDS:
+        if getattr(saved, name) != getattr(model.cfg, name):
+            log.info(
+                "resuming with %s=%s (the run had %s)", name, getattr(model.cfg, name), getattr(saved, name)
+            )
+    model.load_state_dict(
+        {k: v.to(torch.float32) if v.is_floating_point() else v for k, v in body["model"].items()}
+    )
+    if body["optimizer"] is not None:
+        optimizer.load_state_dict(body["optimizer"])
+        for state in optimizer.state.values():
+            for k, v in state.items():
+                if torch.is_tensor(v) and v.is_floating_point():
+                    state[k] = v.to(torch.float32)
+    if ema_device is None:
+        return None
+    return {
+        k: v.to(ema_device, torch.float32) if v.is_floating_point() else v.to(ema_device)
+        for k, v in body["ema"].items()
+    }
+
+
+def exported_weights(
+    model_dir: str | Path, task: str, cfg: TRMConfig
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """An exported model's weights (its ``weights.npz``) in fp32 for a fresh run of ``task`` whose network
+    is ``cfg``, and the record of where they came from, which the run's checkpoints keep (``init_from``).
+
+    For when a shipped model is worth improving but its resumable state is gone: there are no optimizer
+    moments, step or data position to restore, only weights. Only the recursion may differ from the model's.
+    ``model_dir`` may also be a checkpoint of the reference TRM code (see :func:`init_network`).
+    """
+    if is_reference(model_dir):
+        return _reference_weights(Path(model_dir), task, cfg)
+    manifest = load_manifest(model_dir)  # ModelError on a folder that is not an exported model
+    if manifest.task != task:
+        raise ValueError(f"{model_dir} is a {manifest.task} model; this run trains {task}")
+    changed = TRMConfig.from_dict(manifest.model).weight_changes(cfg)
+    if changed:
+        raise ValueError(
+            f"{model_dir}'s network differs from this run's in {', '.join(changed)}; "
+            "only the recursion (T, n, N_sup) may be set with --init-from"
+        )
+    network = load_network(manifest, torch.device("cpu"), torch.float32)
+    # The manifest's training card with its log put back: the curve lives in training_log.json.
+    training = training_log.full_record(
+        manifest.raw.get("training", {}), training_log.read(manifest.directory)
+    )
+    source = {
+        "model": str(manifest.directory),
+        "weights_sha256": manifest.files["weights"]["sha256"],
+        "source_step": training.get("step"),
+        # its minutes and curve, so this run's curve continues that model's (train/curve.py)
+        **curve.source_record(training),
+    }
+    return network.state_dict(), source
+
+
+def is_reference(path: str | Path) -> bool:
+    """Whether ``path`` is a checkpoint of the reference TRM code (its ``step_N`` file, or their folder,
+    with ``all_config.yaml`` beside them) rather than an exported model folder."""
+    path = Path(path)
+    folder = path if path.is_dir() else path.parent
+    return (folder / "all_config.yaml").is_file() and not (folder / "manifest.json").is_file()
+
+
+def init_network(source: str | Path, task: str) -> dict[str, Any]:
+    """The network config of an ``--init-from`` source: an exported model's, or the one a reference
+    checkpoint maps onto (:mod:`trm_sdk.train.reference`), so that users can fine-tune those too."""
+    if not is_reference(source):
+        return dict(load_manifest(source).model)
+    from .reference import read_reference, reference_config
+
+    return reference_config(read_reference(source), task)[0].to_dict()
+
+
+def _reference_weights(
+    path: Path, task: str, cfg: TRMConfig
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    from .reference import load_reference
+
+    network, _, provenance = load_reference(path, task)
+    changed = network.cfg.weight_changes(cfg)
+    if changed:
+        raise ValueError(
+            f"{path}'s network differs from this run's in {', '.join(changed)}; "
+            "only the recursion (T, n, N_sup) may be set with --init-from"
+        )
+    source = {
+        "model": str(path),
+        "format": provenance["format"],
+        "weights_sha256": provenance["sha256"],
+        "source_step": provenance["step"],
+    }
+    return network.state_dict(), source

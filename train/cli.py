@@ -26,7 +26,6 @@ import click
 
 from trm_sdk import __version__
 from trm_sdk.errors import TRMError
-from trm_sdk.manifest import load_manifest
 from trm_sdk.tasks import TASKS, get_task
 
 if TYPE_CHECKING:
@@ -111,8 +110,8 @@ def _launch(nproc: int, args: list[str]) -> None:
     type=click.Choice(TASKS),
     default=TASKS[0],
     show_default=True,
-    help="The puzzle task; it sets the network's defaults (maze: TRM-Att, attention with RoPE, T=3, n=4, "
-    "on 900 cells).",
+    help="The puzzle task; it sets the network's defaults (the task's MODEL_DEFAULTS in "
+    "trm_sdk/tasks/<task>/training.py) and its curriculum.",
 )
 @click.option(
     "--out",
@@ -132,9 +131,10 @@ def _launch(nproc: int, args: list[str]) -> None:
 @click.option(
     "--init-from",
     "init_from",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    type=click.Path(exists=True, path_type=Path),
     help="Start from an exported model folder's weights (its network settings, fresh optimizer moments, "
-    "step 0). For continuing a shipped model whose resumable state is gone; --resume is exact.",
+    "step 0), or from a checkpoint of the reference TRM code (step_N beside all_config.yaml). For "
+    "continuing a model whose resumable state is gone, or fine-tuning one; --resume is exact.",
 )
 @click.option("--minutes", type=float, default=0.0, help="Wall-clock budget; saves before it runs out.")
 @click.option("--steps", type=int, default=0, help="Stop at this total optimizer step (0: no limit).")
@@ -205,7 +205,8 @@ def main(
     from trm_sdk.network import TRMConfig
 
     from . import checkpoint, distributed
-    from .trainer import TrainConfig, Trainer
+    from .config import TrainConfig
+    from .trainer import Trainer
 
     world = distributed.World.from_env()
     quiet = quiet or not world.is_main  # one progress bar and one log: rank 0's
@@ -235,7 +236,7 @@ def main(
             train_values = {**body["train_config"], **train_over}
         elif init_from is not None:
             # The network comes from the manifest; only the recursion may be set deeper or shallower.
-            model_cfg = TRMConfig.from_dict({**load_manifest(init_from).model, **model_over})
+            model_cfg = TRMConfig.from_dict({**checkpoint.init_network(init_from, task), **model_over})
             train_values = dict(train_over)
         else:
             model_cfg = TRMConfig.from_dict({**get_task(task).model_defaults, **model_over})

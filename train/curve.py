@@ -12,6 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from trm_sdk.training_log import total_minutes
+
+__all__ = ["HISTORY_POINTS", "learning_curve", "source_record", "thin", "total_minutes"]
+
 _FIELDS = ("exact_all_steps", "exact_halting", "cell_accuracy", "mean_steps", "stage")
 
 
@@ -30,17 +34,6 @@ def thin(history: list[dict[str, Any]], most: int = HISTORY_POINTS) -> list[dict
     last = len(history) - 1
     picks = sorted({round(i * last / (most - 1)) for i in range(most)})
     return [history[i] for i in picks]
-
-
-def total_minutes(training: Mapping[str, Any]) -> float:
-    """Training minutes behind a manifest's (or checkpoint's) ``training`` record, earlier runs included:
-    those the run was started from, then its own. A manifest from before curves has a hand-kept total
-    (``summary.wall_minutes``), which wins."""
-    summary = training.get("summary") or {}
-    if "wall_minutes" in summary:
-        return float(summary["wall_minutes"])
-    before = float((training.get("init_from") or {}).get("cpu_minutes", 0.0))
-    return before + float(training.get("elapsed_s", 0.0)) / 60.0
 
 
 def learning_curve(training: Mapping[str, Any]) -> list[dict[str, Any]]:

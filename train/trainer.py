@@ -8,17 +8,18 @@ and each process holds its slice of the slots. Rank 0 draws the fresh puzzles fo
 the global batch and shares them, each process steps its slice through DDP (gradients averaged, so the
 step is the one-process step), and the per-slot results are gathered so that every process knows which
 slots halted. The puzzles, and so the weights, do not depend on the number of processes.
+
+Around the loop: the run's settings are ``config.py``, writing, resuming and starting from an exported
+model are ``checkpoint.py``, and what the machine offers (bf16 units, cores for data) is ``hardware.py``.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import os
-import platform
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +27,11 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from trm_sdk.network import RECURSION_FIELDS, TRM, TRMConfig, checked_fields
+from trm_sdk.network import TRM, TRMConfig
 from trm_sdk.tasks import Task, get_task
 
-from . import checkpoint, curve, distributed
+from . import checkpoint, curve, distributed, hardware
+from .config import TrainConfig
 from .data import CurriculumStream, StreamConfig
 from .distributed import World
 from .evaluate import evaluate, score_file
@@ -37,77 +39,6 @@ from .losses import cross_entropy, halting_loss
 from .optim import make_optimizer
 
 log = logging.getLogger("trm_sdk.train")
-
-
-@dataclass
-class TrainConfig:
-    task: str = "sudoku"
-    batch_size: int = 768  # the global batch: split over the processes of a torchrun job
-    lr: float = 1e-4  # for the global batch, whatever the number of processes
-    warmup_steps: int = 2000
-    weight_decay: float = 1.0
-    beta1: float = 0.9
-    beta2: float = 0.95
-    ema_decay: float = 0.999
-    loss: str = "stablemax"  # or "softmax"
-    halt_loss_weight: float = 0.5
-    halt_explore: float = 0.1  # chance that a fresh sample gets a random minimum of 2..N_sup steps
-    grad_clip: float = 0.0  # largest global gradient norm (0: no clipping)
-    max_bad_steps: int = 20  # consecutive non-finite losses after which the run stops, saving nothing
-    max_steps: int = 0  # optimizer steps in total (0 = until the time budget runs out)
-    budget_s: float = 0.0  # wall-clock seconds for this run (0 = no limit); saving happens before it ends
-    save_every_s: float = 300.0
-    eval_every: int = 500  # optimizer steps between evaluations on a held-out generated set
-    eval_size: int = 256
-    seed: int = 0
-    device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
-    # The forward's matrix products: "bf16" (autocast; norms, loss and the optimizer stay fp32), "fp32",
-    # or "auto": bf16 on a GPU and on a CPU with bf16 matrix units (AMX, AVX512-BF16), fp32 elsewhere,
-    # since a CPU without them emulates bf16 more slowly than it runs fp32.
-    precision: str = "auto"
-    compile: bool = False
-    compile_mode: str = "default"  # torch.compile mode: "default", "max-autotune-no-cudagraphs", ...
-    compile_scope: str = "net"  # "net": the 2-block network applied T*(n+1) times; "step": the whole step
-    speed_probe: int = 0  # with compile: time this many eager steps, then as many compiled ones (same run)
-    data_workers: int = -1  # processes generating puzzles (-1: all but two cores on a GPU, none on a CPU)
-    optimizer: str = "adamw"  # or "muon": Muon on the blocks' matrices, AdamW for the rest (train/optim.py)
-    # Shallow-to-deep: [[step, T, n], ...], the recursion from each optimizer step on (the model config's
-    # T and n before the first entry). Cheap shallow steps early, the full depth later.
-    depth_schedule: tuple[tuple[int, int, int], ...] = ()
-    curriculum: str = "easy-to-hard"
-    advance_at: float = 0.9  # exact accuracy on recent training puzzles that ends a curriculum stage
-    stage_puzzles: int = 0  # or this many finished puzzles in a stage (0: accuracy alone decides)
-    files: tuple[str, ...] = ()  # training-allowed puzzle files
-    eval_files: tuple[str, ...] = ()  # held-out sets scored at the end of the run (evaluation-only is fine)
-    eval_limit: int = 1000  # puzzles per eval file
-    dist_timeout_s: float = 600.0  # torchrun: a process waiting this long for the others fails the job
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        values = checked_fields(cls, values, "train")
-        for key in ("files", "eval_files"):
-            if key in values:
-                values[key] = tuple(values[key])
-        if "depth_schedule" in values:
-            values["depth_schedule"] = checked_schedule(values["depth_schedule"])
-        return cls(**values)
-
-
-def checked_schedule(entries: Any) -> tuple[tuple[int, int, int], ...]:
-    """A depth schedule as given on the command line (JSON lists), checked: [[step, T, n], ...] with
-    steps increasing and T, n at least 1."""
-    try:
-        out = tuple((int(a), int(b), int(c)) for a, b, c in entries)
-        valid = all(isinstance(v, int) and not isinstance(v, bool) for e in entries for v in e)
-    except (TypeError, ValueError):
-        out, valid = (), False
-    steps = [e[0] for e in out]
-    if not valid or any(e[0] < 0 or e[1] < 1 or e[2] < 1 for e in out) or steps != sorted(set(steps)):
-        raise ValueError(
-            f"depth_schedule must be [[step, T, n], ...] with increasing steps and T, n >= 1, not {entries!r}"
-        )
-    return out
 
 
 @dataclass
@@ -194,7 +125,7 @@ class Trainer:
         # and puzzle generation is not repeated in every process.
         self.stream: CurriculumStream | None = None
         if self.world.is_main:
-            workers = _data_workers(cfg.data_workers, self.device, self.world.local_size)
+            workers = hardware.data_workers(cfg.data_workers, self.device, self.world.local_size)
             self.stream = _make_stream(self.task, cfg, model_cfg, workers)
         # Halting exploration of fresh puzzles, drawn on rank 0 with the puzzles and saved with them.
         self.explore_rng = np.random.default_rng([cfg.seed, 0x68616C74])
@@ -209,7 +140,7 @@ class Trainer:
                 else torch.compile(self.runner, mode=cfg.compile_mode)
             )
         self.compile_error: str | None = None
-        self.autocast = bf16_forward(cfg.precision, self.device)
+        self.autocast = hardware.bf16_forward(cfg.precision, self.device)
         self.step = 0
         self.elapsed_s = 0.0  # training time over all windows, for the record, up to _counted_until
         self._counted_until: float | None = None  # monotonic clock time elapsed_s counts to, in a window
@@ -239,7 +170,7 @@ class Trainer:
         """Rank 0's job: its weights are every process's, and it holds the EMA and the data position."""
         record = {
             "elapsed_s": round(self.elapsed_s, 1),
-            "hardware": _hardware(self.device),
+            "hardware": hardware.describe(self.device),
             "precision": self.precision,
             "processes": self.world.size,
             "history": curve.thin(self.history),
@@ -247,7 +178,7 @@ class Trainer:
             **({"init_from": self.init_source} if self.init_source else {}),
             **(info or {}),
         }
-        saved = checkpoint.save(
+        return checkpoint.save(
             path,
             task=self.cfg.task,
             model=self.model,
@@ -257,10 +188,8 @@ class Trainer:
             train_config=asdict(self.cfg),
             data_state=self.data_state(),
             info=record,
+            split_dir=self.state_dir,
         )
-        if self.state_dir is not None:
-            checkpoint.save_split(checkpoint.load(saved), self.state_dir)
-        return saved
 
     def resume(self, path: str | Path) -> None:
         """Continue exactly where a saved run stopped: weights, EMA, moments, step, schedule, data.
@@ -270,43 +199,15 @@ class Trainer:
         on every machine); rank 0 takes the data position.
         """
         body = checkpoint.load(path)
-        saved_optimizer = body["train_config"].get("optimizer", "adamw")
-        if saved_optimizer != self.cfg.optimizer:
-            raise ValueError(
-                f"the run was saved with optimizer {saved_optimizer!r}, not {self.cfg.optimizer!r}: its "
-                "moments belong to it; resume with the same optimizer"
-            )
-        # Compared as configs, so a key added since the save (at its default) is not a difference.
-        saved = TRMConfig.from_dict(body["model_config"])
-        changed = saved.weight_changes(self.model.cfg)
-        if changed:
-            raise ValueError(
-                f"{', '.join(changed)} cannot change on resume: the weights depend on it; only the "
-                f"recursion ({', '.join(RECURSION_FIELDS)}) may"
-            )
-        for name in RECURSION_FIELDS:
-            if getattr(saved, name) != getattr(self.model.cfg, name):
-                log.info(
-                    "resuming with %s=%s (the run had %s)",
-                    name,
-                    getattr(self.model.cfg, name),
-                    getattr(saved, name),
-                )
-        self.model.load_state_dict(
-            {k: v.to(torch.float32) if v.is_floating_point() else v for k, v in body["model"].items()}
+        ema = checkpoint.restore(
+            body,
+            self.model,
+            self.optimizer,
+            optimizer_name=self.cfg.optimizer,
+            ema_device=self.device if self.world.is_main else None,
         )
-        if self.world.is_main:
-            self.ema = {
-                k: v.to(self.device, torch.float32) if v.is_floating_point() else v.to(self.device)
-                for k, v in body["ema"].items()
-            }
-        if body["optimizer"] is not None:
-            opt_state = body["optimizer"]
-            self.optimizer.load_state_dict(opt_state)
-            for state in self.optimizer.state.values():
-                for k, v in state.items():
-                    if torch.is_tensor(v) and v.is_floating_point():
-                        state[k] = v.to(torch.float32)
+        if ema is not None:
+            self.ema = ema
         self.step = int(body["step"])
         self.elapsed_s = float(body["info"].get("elapsed_s", 0.0))
         self.history = list(body["info"].get("history", []))
@@ -330,28 +231,9 @@ class Trainer:
         begin at the shipped network, while step, schedule (warm-up included, which fresh moments
         need) and curriculum start from zero. ``resume`` is the exact continuation; this is not.
         """
-        from trm_sdk.backends.cuda import load_network
-        from trm_sdk.manifest import load_manifest
-
-        manifest = load_manifest(model_dir)  # ModelError on a folder that is not an exported model
-        if manifest.task != self.cfg.task:
-            raise ValueError(f"{model_dir} is a {manifest.task} model; this run trains {self.cfg.task}")
-        changed = TRMConfig.from_dict(manifest.model).weight_changes(self.model.cfg)
-        if changed:
-            raise ValueError(
-                f"{model_dir}'s network differs from this run's in {', '.join(changed)}; "
-                "only the recursion (T, n, N_sup) may be set with --init-from"
-            )
-        network = load_network(manifest, torch.device("cpu"), torch.float32)
-        self.model.load_state_dict(network.state_dict())
+        state, self.init_source = checkpoint.exported_weights(model_dir, self.cfg.task, self.model.cfg)
+        self.model.load_state_dict(state)
         self.ema = self._fresh_ema()
-        self.init_source = {
-            "model": str(manifest.directory),
-            "weights_sha256": manifest.files["weights"]["sha256"],
-            "source_step": manifest.raw.get("training", {}).get("step"),
-            # its minutes and curve, so this run's curve continues that model's (train/curve.py)
-            **curve.source_record(manifest.raw.get("training", {})),
-        }
 
     # -- the loop ------------------------------------------------------------------------------------------
 
@@ -700,16 +582,6 @@ def speed_report(times: dict[str, list[float]], compile_error: str | None) -> di
     return report
 
 
-def _data_workers(requested: int, device: torch.device, local_processes: int = 1) -> int:
-    """Generating processes (rank 0's): on a GPU, all cores but one per training process on the machine
-    and one for the system; on a CPU, none, since the network's own threads need every core there."""
-    if requested >= 0:
-        return requested
-    if device.type != "cuda":
-        return 0
-    return max(1, min(14, (os.cpu_count() or 2) - 1 - local_processes))
-
-
 def _make_stream(task: Task, cfg: TrainConfig, model_cfg: TRMConfig, workers: int = 0) -> CurriculumStream:
     """The task's data stream, tuned as the task asks, for a network that reads the task's tokens."""
     if (model_cfg.vocab_size, model_cfg.seq_len) != (task.vocab_size, task.seq_len):
@@ -728,30 +600,3 @@ def _make_stream(task: Task, cfg: TrainConfig, model_cfg: TRMConfig, workers: in
         stage_puzzles=cfg.stage_puzzles,
     )
     return CurriculumStream(task, stream_cfg)
-
-
-def bf16_forward(precision: str, device: torch.device) -> bool:
-    """Whether the forward runs under bf16 autocast, for ``TrainConfig.precision``."""
-    if precision not in ("auto", "bf16", "fp32"):
-        raise ValueError(f"precision must be 'auto', 'bf16' or 'fp32', not {precision!r}")
-    if precision != "auto":
-        return precision == "bf16"
-    return device.type == "cuda" or cpu_has_bf16_units()
-
-
-def cpu_has_bf16_units() -> bool:
-    """AMX or AVX512-BF16 in this CPU's flags (Linux; elsewhere: False, which keeps fp32)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    flags = next(
-        (line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), []
-    )
-    return "amx_bf16" in flags or "avx512_bf16" in flags
-
-
-def _hardware(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"

@@ -11,35 +11,69 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import backends
-from .solver import EVERY_STEP, Solver
+from .evaluation import MODES
+from .solver import Solver
 from .tasks import Task
 from .views import waves
 
-__all__ = ["Sample", "batch_puzzles", "generated_sample", "measure_backend"]
+__all__ = [
+    "MODES",
+    "Sample",
+    "backend_work",
+    "batch_puzzles",
+    "benchmark",
+    "generated_sample",
+    "measure_backend",
+    "sample",
+    "view_counts",
+]
 
 Progress = Callable[[int], None]  # called with the number of puzzles just finished
 
 
 @dataclass(frozen=True)
 class Sample:
+    """Puzzles timed together: easy and hard ones apart, as one hard puzzle can cost a hundred easy ones."""
+
     name: str
     puzzles: np.ndarray  # (N, ...) the task's canonical arrays
+    source: str = ""  # the generator level or the file they came from, for the report
 
 
 def generated_sample(
     task: Task, name: str, level: str, count: int, seed: int, progress: Progress = lambda n: None
 ) -> Sample:
+    """``count`` puzzles of a generator level, the same for a seed on every machine."""
     rng = np.random.default_rng(seed)
     puzzles = []
     for _ in range(count):
         puzzles.append(task.generate(rng, level)[0])
         progress(1)
-    return Sample(name, np.stack(puzzles))
+    return Sample(name, np.stack(puzzles), level)
+
+
+def sample(
+    task: Task, name: str, source: str, count: int, seed: int, progress: Progress = lambda n: None
+) -> Sample:
+    """A sample from a generator level (``count`` puzzles from ``seed``) or from a file (its first
+    ``count``); reports one progress unit per puzzle either way."""
+    if source in task.levels:
+        return generated_sample(task, name, source, count, seed, progress)
+    if not Path(source).is_file():
+        raise ValueError(
+            f"{source!r} is neither a {task.name} level ({', '.join(task.levels)}) nor a puzzle file"
+        )
+    puzzles = task.load(source, limit=count).puzzles
+    if not len(puzzles):
+        raise ValueError(f"{source} holds no puzzles to time")
+    progress(count)
+    return Sample(name, puzzles, source)
 
 
 def _cycled(puzzles: np.ndarray, n: int) -> list[np.ndarray]:
@@ -94,10 +128,6 @@ def batch_puzzles(sample_size: int, size: int) -> int:
     return max(1, sample_size // size) * size
 
 
-# The two ways every figure is measured: the model's own stopping rule, and every supervision step.
-MODES: dict[str, dict[str, Any]] = {"halting": {}, "all_steps": EVERY_STEP}
-
-
 def _views(solver: Solver, sample: Sample, counts: Sequence[int], progress: Progress) -> dict[str, Any]:
     """Accuracy (answers that verify) and time per puzzle against the most views, one batch per count."""
     out = {}
@@ -117,6 +147,45 @@ def _views(solver: Solver, sample: Sample, counts: Sequence[int], progress: Prog
 def view_counts(solver: Solver, most: int) -> list[int]:
     """The view totals the bench measures: each wave's end (1, 4, 16, 64, ...) up to ``most``."""
     return [int(n) for n in np.cumsum(waves(min(most, solver.task.max_views)))]
+
+
+def backend_work(
+    samples: Sequence[Sample],
+    batch_sizes: Sequence[int],
+    latency_runs: int,
+    views: tuple[int, int],
+    max_views: int,
+) -> int:
+    """The progress units :func:`measure_backend` reports for one available backend."""
+    work = 2 * len(samples) * latency_runs
+    work += 2 * sum(batch_puzzles(len(s.puzzles), b) for s in samples for b in batch_sizes)
+    most, count = views
+    if most:
+        totals = len(waves(min(most, max_views)))
+        work += totals * sum(min(count, len(s.puzzles)) for s in samples)
+    return work
+
+
+def benchmark(
+    backend_names: Sequence[str],
+    samples: Sequence[Sample],
+    batch_sizes: Sequence[int],
+    latency_runs: int,
+    progress: Progress = lambda n: None,
+    views: tuple[int, int] = (0, 0),
+    **solver_options: Any,
+) -> dict[str, Any]:
+    """``trm bench``'s report: the samples, and :func:`measure_backend` on each backend named (an
+    unavailable one is listed with the reason)."""
+    if not batch_sizes or min(batch_sizes) < 1:
+        raise ValueError("the bench needs at least one positive batch size")
+    return {
+        "samples": {s.name: {"source": s.source, "puzzles": len(s.puzzles)} for s in samples},
+        "backends": [
+            measure_backend(name, samples, batch_sizes, latency_runs, progress, views, **solver_options)
+            for name in backend_names
+        ],
+    }
 
 
 def measure_backend(

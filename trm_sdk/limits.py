@@ -10,6 +10,9 @@ __all__ = [
     "CHUNK_ROWS",
     "MAX_BATCH_SIZE",
     "MAX_HIDDEN",
+    "MAX_INPUT_BYTES",
+    "MAX_MODEL_FILE_BYTES",
+    "MAX_ROW_ELEMENTS",
     "MAX_SEARCH_SECONDS",
     "MAX_SEQ_LEN",
     "MAX_STEPS",
@@ -30,3 +33,14 @@ CHUNK_ROWS = 256
 # A manifest's network dimensions are checked against these before any buffer is sized from them.
 MAX_HIDDEN = 8192
 MAX_SEQ_LEN = 4096
+# ... and so are their products, which size one puzzle's buffers: positions x hidden for y and z, seq_len x
+# vocab for the logits. Bounding each factor alone still let 8,192 x 8,192 x 4 bytes (256 MiB) a row
+# through, and numpy failed with a raw MemoryError; the shipped models need under 60,000.
+MAX_ROW_ELEMENTS = 1 << 20
+# A model file is read whole (hashed, then handed to ONNX Runtime as those very bytes); protobuf itself
+# cannot hold a graph over 2 GiB.
+MAX_MODEL_FILE_BYTES = 2 << 30
+
+# Puzzle input read from a file or standard input: some three million Sudoku lines, far above any real
+# batch, but a stream that never ends (``trm solve - < /dev/zero``) stops here instead of filling memory.
+MAX_INPUT_BYTES = 256 << 20

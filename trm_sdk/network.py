@@ -7,13 +7,18 @@ latent state, ``T`` the outer cycles, ``n`` the latent updates per cycle, ``N_su
 
 from __future__ import annotations
 
+import io
 import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .errors import ModelError
+from .manifest import Manifest
 
 
 def rms_norm(h: torch.Tensor, eps: float) -> torch.Tensor:
@@ -74,11 +79,12 @@ class Attention(nn.Module):
     cos: torch.Tensor  # buffers, declared for the type checker
     sin: torch.Tensor
 
-    def __init__(self, hidden: int, n_heads: int, length: int, theta: float) -> None:
+    def __init__(self, hidden: int, n_heads: int, length: int, theta: float, rope: bool = True) -> None:
         super().__init__()
         if hidden % n_heads:
             raise ValueError(f"hidden={hidden} is not divisible by n_heads={n_heads}")
         self.n_heads = n_heads
+        self.rope = rope  # False: positions come from a learned table in the input, or not at all
         self.qkv = nn.Linear(hidden, 3 * hidden, bias=False)
         self.out = nn.Linear(hidden, hidden, bias=False)
         cos, sin = rope_tables(length, hidden // n_heads, theta)
@@ -89,8 +95,9 @@ class Attention(nn.Module):
         B, L, D = h.shape
         qkv = self.qkv(h).view(B, L, 3, self.n_heads, D // self.n_heads).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)  # unbind, not tuple unpacking: the ONNX tracer keeps it one op
-        cos, sin = self.cos.to(q.dtype), self.sin.to(q.dtype)
-        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)  # (B, H, L, hd)
+        if self.rope:
+            cos, sin = self.cos.to(q.dtype), self.sin.to(q.dtype)
+            q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)  # (B, H, L, hd)
         att = F.scaled_dot_product_attention(q, k, v)
         return self.out(att.transpose(1, 2).reshape(B, L, D))
 
@@ -152,21 +159,29 @@ class DigitCodes(nn.Module):
 
 
 class Block(nn.Module):
-    """Post-norm block, as in the paper: h = norm(h + mix(h)); h = norm(h + mlp(h))."""
+    """Post-norm block, as in the paper: h = norm(h + mix(h)); h = norm(h + mlp(h)).
+
+    With ``mix_norm="sequence"`` the first norm runs across positions instead of features: the reference
+    code's sequence MLP normalises while its tensor is still transposed, and imported weights expect that.
+    """
 
     def __init__(self, cfg: TRMConfig) -> None:
         super().__init__()
         self.eps = cfg.norm_eps
+        self.norm_positions = cfg.mix_norm == "sequence"
         if cfg.mixer == "mlp":
             self.mix: nn.Module = SequenceMLP(cfg.length, cfg.expansion, cfg.multiple_of)
         elif cfg.mixer == "conv":
             self.mix = GridConv(cfg.hidden, cfg.kernel)
         else:
-            self.mix = Attention(cfg.hidden, cfg.n_heads, cfg.length, cfg.rope_theta)
+            self.mix = Attention(cfg.hidden, cfg.n_heads, cfg.length, cfg.rope_theta, cfg.positions == "rope")
         self.mlp = SwiGLU(cfg.hidden, cfg.expansion, cfg.multiple_of)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        h = rms_norm(h + self.mix(h), self.eps)
+        if self.norm_positions:
+            h = rms_norm((h + self.mix(h)).transpose(1, 2), self.eps).transpose(1, 2)  # norm over L
+        else:
+            h = rms_norm(h + self.mix(h), self.eps)
         return rms_norm(h + self.mlp(h), self.eps)
 
 
@@ -194,6 +209,8 @@ def checked_fields(cls: type, values: dict[str, Any], what: str) -> dict[str, An
     return typed
 
 
+_INV_SQRT2 = 0.707106781  # the reference code's constant, to the digit
+
 RECURSION_FIELDS = ("T", "n", "N_sup")  # how deep the network is applied; no weight depends on them
 
 
@@ -216,6 +233,12 @@ class TRMConfig:
     # digits) have no weights of their own; each is known by where the puzzle gives it (see DigitCodes),
     # so relabelling the digits of a puzzle relabels the answer exactly, without digit augmentation.
     digits: Literal["embedding", "equivariant"] = "embedding"
+    # Positions: "rope" rotates attention's queries and keys (the mlp and conv mixers know positions from
+    # their weights and ignore it); "learned" adds a table to the input, (x + table) / sqrt(2); "none".
+    positions: Literal["rope", "learned", "none"] = "rope"
+    # The axis the mixer's residual is normalised over: "hidden" (features), or "sequence" (positions,
+    # mixer "mlp" only): what checkpoints of the reference code's mlp_t network were trained with.
+    mix_norm: Literal["hidden", "sequence"] = "hidden"
     T: int = 3  # outer cycles per supervision step; the first T-1 run without gradient
     n: int = 6  # latent updates per cycle
     N_sup: int = 16  # supervision steps
@@ -226,6 +249,14 @@ class TRMConfig:
             raise ValueError(f"mixer must be 'mlp', 'attention' or 'conv', not {self.mixer!r}")
         if self.digits not in ("embedding", "equivariant"):
             raise ValueError(f"digits must be 'embedding' or 'equivariant', not {self.digits!r}")
+        if self.positions not in ("rope", "learned", "none"):
+            raise ValueError(f"positions must be 'rope', 'learned' or 'none', not {self.positions!r}")
+        if self.mix_norm not in ("hidden", "sequence"):
+            raise ValueError(f"mix_norm must be 'hidden' or 'sequence', not {self.mix_norm!r}")
+        if self.mix_norm == "sequence" and self.mixer != "mlp":
+            raise ValueError("mix_norm 'sequence' normalises the sequence MLP's residual: needs mixer 'mlp'")
+        if self.positions == "learned" and self.mixer == "conv":
+            raise ValueError("positions 'learned' fixes the length; mixer 'conv' runs on any grid")
         if self.digits == "equivariant" and self.vocab_size < 4:
             raise ValueError("digits 'equivariant' needs symbols to relabel: tokens 2 and up")
         if self.mixer == "conv":
@@ -279,6 +310,8 @@ class TRM(nn.Module):
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_blocks))
         self.head = nn.Linear(D, cfg.vocab_size, bias=False)
         self.digit_codes = DigitCodes(cfg) if cfg.digits == "equivariant" else None
+        # A learned position table (positions "learned" only, so other networks keep their state dicts).
+        self.pos_embed = nn.Parameter(torch.zeros(cfg.length, D)) if cfg.positions == "learned" else None
         self.q_head = nn.Linear(D, 1)  # the only bias in the network
         # Fixed random starting points for y and z, broadcast over positions: buffers, not learned.
         self.register_buffer("y_init", nn.init.trunc_normal_(torch.empty(D), std=1.0, a=-2.0, b=2.0))
@@ -294,6 +327,8 @@ class TRM(nn.Module):
         nn.init.trunc_normal_(self.prefix, std=std, a=-2 * std, b=2 * std)
         if self.digit_codes is not None:
             nn.init.trunc_normal_(self.digit_codes.position, std=1.0, a=-2.0, b=2.0)
+        if self.pos_embed is not None:  # drawn after every other weight: the others' draws stay the same
+            nn.init.trunc_normal_(self.pos_embed, std=1.0, a=-2.0, b=2.0)
         # Start by predicting "keep going" (sigmoid(-5) = 0.007) so early training does not halt at step 1.
         nn.init.zeros_(self.q_head.weight)
         nn.init.constant_(self.q_head.bias, -5.0)
@@ -312,7 +347,10 @@ class TRM(nn.Module):
             kind = self.embed(tokens.clamp(max=self.digit_codes.first)) * math.sqrt(self.cfg.hidden)
             x = kind + self.digit_codes.embed(given, codes)
         prefix = self.prefix.to(x.dtype).unsqueeze(0).expand(x.shape[0], -1, -1)  # (B, P, D)
-        return torch.cat([prefix, x], dim=1), codes  # (B, L, D)
+        h = torch.cat([prefix, x], dim=1)  # (B, L, D)
+        if self.pos_embed is not None:  # 1/sqrt(2) keeps the sum's variance that of each part
+            h = (h + self.pos_embed.to(h.dtype)) * _INV_SQRT2
+        return h, codes
 
     def initial_state(self, batch: int, cells: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``cells``: a conv network's grid may be smaller than ``seq_len`` (training on small frames)."""
@@ -363,3 +401,27 @@ class TRM(nn.Module):
         logits = self.output_logits(y[:, self.cfg.n_prefix :], codes)  # (B, S, V)
         q_halt = self.q_head(self.halt_features(y)).squeeze(-1)  # (B,)
         return y.detach(), z.detach(), logits, q_halt
+
+
+def load_network(manifest: Manifest, device: torch.device | str, dtype: torch.dtype) -> TRM:
+    """An exported model's TRM in PyTorch, in eval mode on ``device`` with weights and state in ``dtype``.
+
+    Built from the model folder's ``weights.npz`` (the fp16 tensors the ONNX graphs hold, under the
+    network's own names): the CUDA backend runs it, and training starts from it (``--init-from``).
+    """
+    if "weights" not in manifest.files:
+        raise ModelError(
+            f"model {manifest.directory} has no weights.npz (exported before the CUDA backend existed); "
+            "re-export it with trm-export, or use backend='cpu'"
+        )
+    path = manifest.directory / manifest.files["weights"]["path"]
+    data = manifest.read("weights")  # the bytes whose sha256 was checked, not the path reopened
+    try:
+        cfg = TRMConfig.from_dict(manifest.model)
+        with np.load(io.BytesIO(data)) as arrays:
+            state = {name: torch.from_numpy(arrays[name].astype(np.float32)) for name in arrays.files}
+        model = TRM(cfg)
+        model.load_state_dict(state, strict=True)
+    except (ValueError, KeyError, RuntimeError, OSError) as exc:
+        raise ModelError(f"cannot build the network from {path}: {exc}") from exc
+    return model.to(device=device, dtype=dtype).eval().requires_grad_(False)

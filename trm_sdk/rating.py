@@ -11,7 +11,8 @@ from .solution import Rating, Solution
 
 __all__ = ["LEVELS", "rate", "rate_solution", "score"]
 
-# Upper score bounds of each level, chosen on the evaluation sets (README, "Difficulty rating"):
+# Upper score bounds of each level, chosen on the evaluation sets (docs, "How it solves": ratings).
+# `trm eval --rank-correlation` measures how well the score orders sets that curators ranked.
 LEVELS = (("easy", 0.1), ("medium", 0.3), ("hard", 0.75))  # anything above: "extreme"
 
 

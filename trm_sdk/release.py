@@ -5,8 +5,9 @@ threshold (:func:`calibrate`): the rule of a task with no exact verifier, and th
 graph spells out. Or at its first verified answer, with a step budget and a number of views
 (:func:`calibrate_budget`): where the task's verifier is exact (Sudoku, mazes) this is never less
 accurate and, on solved puzzles, never slower, since a verified answer is right and an unverified one is
-known wrong however sure the head is. All are generic over tasks and write only through
-:func:`trm_sdk.manifest.update`. ``trm calibrate`` and ``trm compare`` are their commands.
+known wrong however sure the head is. The accuracy tables come from :mod:`trm_sdk.evaluation`, as
+``trm eval``'s do. All are generic over tasks and write only through :func:`trm_sdk.manifest.update`.
+``trm calibrate`` and ``trm compare`` are their commands.
 """
 
 from __future__ import annotations
@@ -20,27 +21,22 @@ from typing import Any
 import numpy as np
 
 from . import backends, halting, recursion
-from .manifest import Manifest, load_manifest
-from .solution import Solution
+from .evaluation import budget_table
+from .manifest import Manifest, load_manifest, update
 from .solver import Solver
 from .tasks import Task, get_task
-from .views import waves
 
 __all__ = [
-    "STEP_BUDGETS",
     "THRESHOLDS",
-    "accuracy_by_budget",
-    "budget_table",
     "calibrate",
     "calibrate_budget",
     "compare",
     "halting_table",
-    "solve_all",
+    "record_budget",
+    "record_threshold",
 ]
 
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)  # the thresholds calibration chooses among
-# The step budgets read off one stop-on-verified run.
-STEP_BUDGETS = (8, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 
 
 def halting_table(
@@ -121,77 +117,6 @@ def calibrate(
     }
 
 
-def solve_all(
-    solver: Solver, puzzles: np.ndarray, progress: Callable[[int], None], **choices: Any
-) -> list[Solution]:
-    """``solver.solve_batch`` over a whole file, one batch at a time, so a progress bar can follow it."""
-    results: list[Solution] = []
-    for i in range(0, len(puzzles), solver.batch_size):
-        chunk = list(puzzles[i : i + solver.batch_size])
-        results.extend(solver.solve_batch(chunk, **choices))
-        progress(len(chunk))
-    return results
-
-
-def budget_table(
-    solver: Solver,
-    path: str | os.PathLike[str],
-    max_steps: int,
-    views: int,
-    limit: int | None = None,
-    progress: Callable[[int], None] = lambda n: None,
-) -> dict[str, Any]:
-    """Accuracy on one file within every step budget and every wave total of views, from one run.
-
-    Every puzzle runs with stop-on-verified and no halting head, up to ``max_steps``, so it ends at its
-    first verified step: it counts as solved within k steps when that step is k or less (read on the
-    first view; the others run to ``max_steps``). A puzzle the first view leaves unsolved runs the other
-    views in waves, and the accuracy at each wave total is read off the views each puzzle ran.
-    """
-    if not solver.stop_on_verified:
-        raise ValueError(
-            "budget_table needs a Solver(stop_on_verified=True): steps must be first verified ones"
-        )
-    data = solver.task.load(path, limit=limit)
-    if data.solutions is None:
-        raise ValueError(f"{path} has no answers: calibration needs puzzle,answer pairs")
-    t0 = time.perf_counter()
-    results = solve_all(solver, data.puzzles, progress, max_steps=max_steps, halt_threshold=1.0, views=views)
-    seconds = time.perf_counter() - t0
-    solved = [solver.task.is_exact(r, answer) for r, answer in zip(results, data.solutions, strict=True)]
-    return {
-        "puzzles": len(results),
-        "max_steps": max_steps,
-        "views": views,
-        "solved": round(float(np.mean(solved)), 4),
-        **accuracy_by_budget(solved, results, max_steps, views),
-        "mean_views": round(float(np.mean([r.views for r in results])), 2),
-        "ms_per_puzzle": round(1000 * seconds / max(len(results), 1), 1),
-    }
-
-
-def accuracy_by_budget(
-    exact: Sequence[bool], results: Sequence[Solution], max_steps: int, views: int
-) -> dict[str, dict[str, float]]:
-    """From one run with views: the accuracy at each wave total of views ("by_views") and the first
-    view's within each step budget ("by_steps"). The second means something only for a run that stopped
-    on verified answers with no halting head, where a puzzle's steps are its first verified step."""
-    solved = np.asarray(exact, bool)
-    steps = np.array([r.steps for r in results])
-    ran = np.array([r.views for r in results])
-    first = solved & (ran == 1)
-    return {
-        "by_steps": {str(k): round(float((first & (steps <= k)).mean()), 4) for k in _budgets(max_steps)},
-        "by_views": {
-            str(w): round(float((solved & (ran <= w)).mean()), 4) for w in np.cumsum(waves(views)).tolist()
-        },
-    }
-
-
-def _budgets(max_steps: int) -> list[int]:
-    return [k for k in STEP_BUDGETS if k < max_steps] + [max_steps]
-
-
 def calibrate_budget(
     model: str | os.PathLike[str],
     files: Sequence[str | os.PathLike[str]],
@@ -203,10 +128,11 @@ def calibrate_budget(
 ) -> dict[str, Any]:
     """For a model that stops at its first verified answer: the step budget and the views to ship with.
 
-    The budget is the smallest in :data:`STEP_BUDGETS` (up to ``max_steps``) whose first-view accuracy is
-    within ``tolerance`` of ``max_steps``' on every file; the views, the smallest wave total within
-    ``tolerance`` of ``views``' on every file. A step or a view that solves nothing more only costs time
-    on the puzzles the network cannot solve. ``max_steps`` and ``views`` bound what the caller will pay.
+    The budget is the smallest in :data:`trm_sdk.evaluation.STEP_BUDGETS` (up to ``max_steps``) whose
+    first-view accuracy is within ``tolerance`` of ``max_steps``' on every file; the views, the smallest
+    wave total within ``tolerance`` of ``views``' on every file. A step or a view that solves nothing more
+    only costs time on the puzzles the network cannot solve. ``max_steps`` and ``views`` bound what the
+    caller will pay.
     """
     manifest = load_manifest(Path(model))
     task = _calibration_task(manifest, files)
@@ -228,6 +154,48 @@ def calibrate_budget(
         ),
         "files": tables,
     }
+
+
+def _calibration_record(
+    result: dict[str, Any], chosen: set[str], data_note: str, command: str
+) -> dict[str, Any]:
+    """What a calibration leaves in the manifest beside its choice: the tables, and how to redo them."""
+    return {
+        **{k: v for k, v in result.items() if k not in chosen},
+        "data": data_note,
+        "command": command,
+        "measured": time.strftime("%Y-%m-%d", time.gmtime()),
+    }
+
+
+def record_threshold(
+    model: str | os.PathLike[str], result: dict[str, Any], data_note: str, command: str
+) -> Path:
+    """Record :func:`calibrate`'s threshold in the model's manifest, with its tables under
+    ``halting.calibration``; returns the manifest's path."""
+    record = _calibration_record(result, {"threshold"}, data_note, command)
+    return update(Path(model), {"halting": {"threshold": result["threshold"], "calibration": record}})
+
+
+def record_budget(
+    model: str | os.PathLike[str], budget: dict[str, Any], data_note: str, command: str
+) -> Path:
+    """Record :func:`calibrate_budget`'s choice: the model stops at its first verified answer (threshold
+    1.0) within the chosen step budget, and runs the chosen views by default. Returns the manifest's path.
+
+    The views record is written whole, every key it may hold, so that none from an earlier choice
+    outlives it.
+    """
+    record = _calibration_record(budget, {"max_steps", "views"}, data_note, command)
+    halting = {"threshold": 1.0, "stop_on_verified": True, "max_steps": budget["max_steps"]}
+    inference = {
+        "views": budget["views"],
+        "rule": "trm calibrate --stop-on-verified: see halting.calibration",
+        "measured_on": {name: table["by_views"] for name, table in budget["files"].items()},
+        "command": record["command"],
+        "measured": record["measured"],
+    }
+    return update(Path(model), {"halting": {**halting, "calibration": record}, "inference": inference})
 
 
 def _sets(manifest: Manifest) -> dict[str, dict[str, Any]]:

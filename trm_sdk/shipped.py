@@ -1,27 +1,31 @@
-"""The models that ship with trm-sdk, found relative to the package like any other package data.
+"""The models that ship with trm-sdk, found as the package data of ``trm_sdk.models``.
 
-An installed wheel holds them in ``trm_sdk/models/<task>/``; a source checkout keeps them in the
-top-level ``models/`` folder beside ``trm_sdk/`` (``pyproject.toml`` maps one onto the other at install).
+``pyproject.toml`` installs the top-level ``models/`` folder as the package ``trm_sdk.models``, so
+``importlib.resources`` finds it the same way in a wheel and in an editable install of a checkout.
 """
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
+
+from .errors import ModelError
 
 __all__ = ["available", "model_dir", "models_root"]
 
-_PACKAGE = Path(__file__).resolve().parent
-
 
 def models_root() -> Path:
-    """The folder holding one sub-folder per shipped model."""
-    installed = _PACKAGE / "models"
-    if installed.is_dir():
-        return installed
-    checkout = _PACKAGE.parent
-    if (checkout / "pyproject.toml").is_file() and (checkout / "models").is_dir():
-        return checkout / "models"
-    return installed  # absent: no model is available
+    """The folder holding one sub-folder per shipped model.
+
+    A real folder on disk, since ONNX Runtime opens the graphs by path: a package imported from a zip
+    archive has none, and says so.
+    """
+    root = files("trm_sdk.models")
+    if not isinstance(root, Path):
+        raise ModelError(
+            f"the shipped models are not files on disk ({root!r}): install trm-sdk as a folder, not a zip"
+        )
+    return root
 
 
 def model_dir(task: str) -> Path:
@@ -31,7 +35,4 @@ def model_dir(task: str) -> Path:
 
 def available() -> list[str]:
     """Tasks that have a shipped model."""
-    root = models_root()
-    if not root.is_dir():
-        return []
-    return sorted(p.name for p in root.iterdir() if (p / "manifest.json").is_file())
+    return sorted(p.name for p in models_root().iterdir() if (p / "manifest.json").is_file())

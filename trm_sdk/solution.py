@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import numpy as np
 
@@ -40,6 +41,9 @@ class Solution:
     status: str = ""  # one of STATUSES; derived from ``solved`` when left empty
     search_nodes: int | None = None  # branch points the exact search visited, where it ran
     views: int = 1  # views of the puzzle the network ran (see Solver's ``views``); 1 is the puzzle as given
+    # ``grid`` as its task draws it (``Task.format``), filled in by the Solver that knows the task, so that
+    # printing a Solution needs no task registry; empty: printed as plain rows of numbers
+    grid_text: str = field(default="", repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.status:
@@ -48,15 +52,29 @@ class Solution:
             raise ValueError(f"unknown status {self.status!r}; one of {', '.join(STATUSES)}")
 
     def __str__(self) -> str:
-        from .tasks import get_task
-
         via = " + exact search" if self.method == "trm+search" else ""
         seen = f" ({self.views} views)" if self.views > 1 else ""
         head = (
             f"{self.task}: {STATUSES[self.status]} in {self.steps} step(s){seen}{via}, "
             f"confidence {self.confidence:.3f}, {self.backend}"
         )
-        return head + "\n" + get_task(self.task).format(self.grid)
+        grid = self.grid_text or "\n".join(" ".join(str(v) for v in row) for row in np.atleast_2d(self.grid))
+        return head + "\n" + grid
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields the repr shows, as JSON-ready values (``grid`` as nested lists, ``path`` as
+        [row, col] pairs, numpy scalars as Python's): for ``trm solve --json``, a web service or a log.
+        ``puzzle`` (the caller's own input) and the printed grid are left out, as in the repr."""
+        return {f.name: _json_ready(getattr(self, f.name)) for f in fields(self) if f.repr}
+
+
+def _json_ready(value: Any) -> Any:
+    """``value`` with numpy arrays and scalars, and tuples, turned into what ``json.dumps`` takes."""
+    if isinstance(value, (np.ndarray, np.generic)):
+        return value.tolist()
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -90,7 +108,7 @@ class Rating:
     ``score`` is ``s = (steps - confidence) / max_steps`` clipped to [0, 1] for a puzzle solved as given,
     ``1 - (1 - s) / views`` for one that needed more views, and 1.0 for a puzzle the network could not
     solve: a puzzle halted confidently after one step scores near 0. ``level`` buckets
-    the score with thresholds chosen on the evaluation sets (README, "Difficulty rating").
+    the score with thresholds chosen on the evaluation sets (docs: How it solves, "Difficulty ratings").
     """
 
     score: float  # 0 (trivial for the network) .. 1 (beyond it)

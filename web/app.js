@@ -2,10 +2,11 @@
 // puzzle: its verified answer, or its surest guess, serves every later question about that puzzle.
 //
 // URL parameters: puzzle=<81 characters> plays that puzzle; autosolve=1 solves it on load; views=N
-// caps the views (default: the model's, from its manifest); seed=S picks which views.
+// caps the views (default: the model's, from its manifest; at most 1,024, as in Python); seed=S picks
+// which views.
 
 import * as ort from './ort/ort.wasm.min.mjs';
-import { loadModel, probability, puzzleSeed, rng } from './trm.js';
+import { MAX_VIEWS, loadModel, probability, puzzleSeed, rng } from './trm.js';
 import * as sudoku from './sudoku.js';
 
 const $ = (id) => document.getElementById(id);
@@ -29,12 +30,14 @@ function setState(state, message) {
   for (const id of ['check', 'hint', 'solve', 'clear']) $(id).disabled = busy || !game.puzzle;
 }
 
-function integerParam(name, fallback, min) {
+function integerParam(name, fallback, min, max = Number.MAX_SAFE_INTEGER) {
   const raw = params.get(name);
   if (raw === null) return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < min)
-    throw new sudoku.PuzzleError(`${name}=${raw}: expected an integer of at least ${min}`);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`;
+    throw new sudoku.PuzzleError(`${name}=${raw}: expected an integer ${range}`);
+  }
   return value;
 }
 
@@ -281,9 +284,9 @@ async function main() {
   ort.env.wasm.wasmPaths = new URL('./ort/', import.meta.url).href;
   game.model = await loadModel(ort, new URL('model/', location.href));
   game.codec = new sudoku.Codec(game.model.manifest.encoding);
-  game.views = integerParam('views', game.model.views, 1);
+  game.views = integerParam('views', Math.min(game.model.views, MAX_VIEWS), 1, MAX_VIEWS);
   const { info, manifest, maxSteps } = game.model;
-  const checked = info.checked ? 'checked' : 'not checked (this page is not in a secure context)';
+  const checked = `checked by ${info.hashedBy}`;
   $('about').textContent = [
     `${manifest.task} model: hidden ${manifest.model?.hidden}, up to ${maxSteps} steps; it`,
     `${haltingRule(game.model)}; up to ${game.views} views. onnxruntime-web ${ort.env.versions?.web ?? ''} (wasm,`,

@@ -10,6 +10,10 @@
 // It imports nothing either; the page passes onnxruntime-web in, so node can test the pure parts.
 
 export const FORMAT_VERSION = 1; // trm_sdk.manifest.FORMAT_VERSION: the manifest format read here
+export const MAX_VIEWS = 1024; // trm_sdk.limits.MAX_VIEWS: each view is a whole recursion
+// The step graph runs on at most this many rows at once, as the CPU backend's CHUNK_ROWS: the last wave
+// of 1,024 views holds 768 rows, whose intermediate tensors at once would crowd wasm's 4 GiB.
+export const CHUNK_ROWS = 64;
 export const STEP_INPUTS = ['tokens', 'y', 'z', 'first'];
 export const STEP_OUTPUTS = ['y_out', 'z_out', 'logits', 'q_halt'];
 
@@ -37,6 +41,9 @@ export function halts(q, threshold, step, maxSteps) {
 
 /** How many views each wave runs: 1, then 3, 12, 48, ... (3 times the views so far), capped. */
 export function waves(views) {
+  if (!Number.isInteger(views) || views < 1 || views > MAX_VIEWS) {
+    throw new RangeError(`views must be an integer from 1 to ${MAX_VIEWS}, got ${views}`);
+  }
   const sizes = [];
   let done = 0;
   while (done < views) {
@@ -182,10 +189,98 @@ function hex(buffer) {
   return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
+// -- SHA-256 (FIPS 180-4), for pages outside a secure context ---------------------------------------------
+// Browsers offer crypto.subtle only on https and localhost. Elsewhere the check must not switch itself
+// off (a tampered graph would then run and report verified answers), so the page hashes on its own.
+// The constants are derived here as the standard defines them (the first 32 bits of the fractional
+// parts of the square and cube roots of the first primes), exactly, with integer roots.
+
+function integerRoot(n, k) {
+  // floor(n ** (1 / k)) for a BigInt n: Newton's method from above, then an exact correction.
+  const K = BigInt(k);
+  let x = BigInt(Math.ceil(Number(n) ** (1 / k))) + 2n;
+  for (;;) {
+    const next = ((K - 1n) * x + n / x ** (K - 1n)) / K;
+    if (next >= x) break;
+    x = next;
+  }
+  while (x ** K > n) x -= 1n;
+  while ((x + 1n) ** K <= n) x += 1n;
+  return x;
+}
+
+function firstPrimes(count) {
+  const primes = [];
+  for (let n = 2; primes.length < count; n++) if (primes.every((p) => n % p)) primes.push(n);
+  return primes;
+}
+
+const PRIMES = firstPrimes(64);
+const MASK32 = (1n << 32n) - 1n;
+const SHA256_K = Uint32Array.from(PRIMES, (p) => Number(integerRoot(BigInt(p) << 96n, 3) & MASK32));
+const SHA256_H = Uint32Array.from(PRIMES.slice(0, 8), (p) => Number(integerRoot(BigInt(p) << 64n, 2) & MASK32));
+
+const rotr = (x, n) => (x >>> n) | (x << (32 - n));
+
+/** The SHA-256 of `bytes` (a Uint8Array) as 64 lowercase hex digits. */
+export function sha256(bytes) {
+  const n = bytes.length;
+  const padded = new Uint8Array((((n + 8) >> 6) + 1) << 6); // the message, 0x80, zeros, 64-bit length
+  padded.set(bytes);
+  padded[n] = 0x80;
+  const view = new DataView(padded.buffer);
+  view.setUint32(padded.length - 8, Math.floor(n / 0x20000000)); // the length in bits, high word
+  view.setUint32(padded.length - 4, (n * 8) >>> 0);
+  const H = Uint32Array.from(SHA256_H);
+  const W = new Uint32Array(64);
+  for (let block = 0; block < padded.length; block += 64) {
+    for (let t = 0; t < 16; t++) W[t] = view.getUint32(block + 4 * t);
+    for (let t = 16; t < 64; t++) {
+      const s0 = rotr(W[t - 15], 7) ^ rotr(W[t - 15], 18) ^ (W[t - 15] >>> 3);
+      const s1 = rotr(W[t - 2], 17) ^ rotr(W[t - 2], 19) ^ (W[t - 2] >>> 10);
+      W[t] = W[t - 16] + s0 + W[t - 7] + s1;
+    }
+    let [a, b, c, d, e, f, g, h] = H;
+    for (let t = 0; t < 64; t++) {
+      const sigma1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25);
+      const t1 = (h + sigma1 + ((e & f) ^ (~e & g)) + SHA256_K[t] + W[t]) >>> 0;
+      const t2 = ((rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c))) >>> 0;
+      h = g;
+      g = f;
+      f = e;
+      e = (d + t1) >>> 0;
+      d = c;
+      c = b;
+      b = a;
+      a = (t1 + t2) >>> 0;
+    }
+    H[0] += a;
+    H[1] += b;
+    H[2] += c;
+    H[3] += d;
+    H[4] += e;
+    H[5] += f;
+    H[6] += g;
+    H[7] += h;
+  }
+  const out = new DataView(new ArrayBuffer(32));
+  H.forEach((word, i) => out.setUint32(4 * i, word));
+  return hex(out.buffer);
+}
+
+/** The sha256 of `bytes` and how it was computed: WebCrypto where offered, else the function above. */
+export async function digest(bytes) {
+  if (globalThis.crypto?.subtle) {
+    return { sha256: hex(await crypto.subtle.digest('SHA-256', bytes)), by: 'WebCrypto' };
+  }
+  return { sha256: sha256(bytes), by: 'the page' };
+}
+
 /**
  * Load a model folder (its manifest.json and step graph) into an onnxruntime-web session.
- * The step graph's sha256 is checked against the manifest, as the Python runtime does, wherever the
- * browser offers hashing (secure contexts: https and localhost); `model.checked` says whether it did.
+ * The step graph's sha256 is always checked against the manifest, as the Python runtime does: with
+ * WebCrypto in secure contexts (https, localhost), with this module's own SHA-256 elsewhere;
+ * `model.info.hashedBy` says which.
  */
 export async function loadModel(ort, baseUrl, { threads = 1 } = {}) {
   const base = new URL(baseUrl, globalThis.location?.href);
@@ -199,15 +294,11 @@ export async function loadModel(ort, baseUrl, { threads = 1 } = {}) {
   const entry = manifest.files?.step;
   if (!entry) throw new ModelError('manifest.json lists no step graph');
   const bytes = new Uint8Array(await (await fetchOk(new URL(entry.path, base))).arrayBuffer());
-  let checked = false;
-  if (globalThis.crypto?.subtle) {
-    const actual = hex(await crypto.subtle.digest('SHA-256', bytes));
-    if (actual !== entry.sha256) {
-      throw new ModelError(
-        `${entry.path} has sha256 ${actual.slice(0, 12)}…, the manifest expects ${entry.sha256.slice(0, 12)}…`,
-      );
-    }
-    checked = true;
+  const { sha256: actual, by: hashedBy } = await digest(bytes);
+  if (actual !== entry.sha256) {
+    throw new ModelError(
+      `${entry.path} has sha256 ${actual.slice(0, 12)}…, the manifest expects ${String(entry.sha256).slice(0, 12)}…`,
+    );
   }
   ort.env.wasm.numThreads = threads;
   const started = performance.now();
@@ -226,7 +317,7 @@ export async function loadModel(ort, baseUrl, { threads = 1 } = {}) {
       );
     }
   }
-  const model = new Model(ort, session, manifest, shape, { checked, sessionMs, threads });
+  const model = new Model(ort, session, manifest, shape, { checked: true, hashedBy, sessionMs, threads });
   // The first run of a session is several times slower than the rest (the wasm kernels warm up): one
   // step on a blank puzzle here, while the player looks at the board, keeps it out of the first answer.
   const blank = new Int32Array(shape.S).fill(manifest.encoding.blank ?? 0);
@@ -271,12 +362,7 @@ export class Model {
     for (let k = 1; k <= maxSteps; k++) {
       const m = active.length;
       const started = performance.now();
-      const result = await this.session.run({
-        tokens: new Tensor('int64', tok, [m, S]),
-        y: new Tensor('float32', y, [m, L, D]),
-        z: new Tensor('float32', z, [m, L, D]),
-        first: new Tensor('bool', first, [m]),
-      });
+      const result = await this.step(Tensor, { tok, y, z, first }, m);
       const ms = performance.now() - started;
       this.timing.steps += 1;
       this.timing.rows += m;
@@ -309,6 +395,37 @@ export class Model {
       first = new Uint8Array(remaining.length);
     }
     return out;
+  }
+
+  /**
+   * One supervision step for m rows, run on at most CHUNK_ROWS rows at a time so a wave's working
+   * memory stays bounded; the outputs are joined back into m rows, as if run at once.
+   */
+  async step(Tensor, { tok, y, z, first }, m) {
+    const { S, L, D } = this;
+    const LD = L * D;
+    const run = (lo, hi) =>
+      this.session.run({
+        tokens: new Tensor('int64', tok.subarray(lo * S, hi * S), [hi - lo, S]),
+        y: new Tensor('float32', y.subarray(lo * LD, hi * LD), [hi - lo, L, D]),
+        z: new Tensor('float32', z.subarray(lo * LD, hi * LD), [hi - lo, L, D]),
+        first: new Tensor('bool', first.subarray(lo, hi), [hi - lo]),
+      });
+    if (m <= CHUNK_ROWS) return run(0, m);
+    const parts = [];
+    for (let lo = 0; lo < m; lo += CHUNK_ROWS) parts.push(await run(lo, Math.min(m, lo + CHUNK_ROWS)));
+    const joined = {};
+    for (const name of STEP_OUTPUTS) {
+      const pieces = parts.map((p) => p[name].data);
+      const data = new pieces[0].constructor(pieces.reduce((total, piece) => total + piece.length, 0));
+      let at = 0;
+      for (const piece of pieces) {
+        data.set(piece, at);
+        at += piece.length;
+      }
+      joined[name] = { data };
+    }
+    return joined;
   }
 
   /**

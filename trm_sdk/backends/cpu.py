@@ -98,12 +98,17 @@ class CPUBackend(Backend):
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3  # keep ORT's own warnings off the user's console
-        path = manifest.path("step")
+        # The very bytes that were hashed go to ONNX Runtime: handed a path, it would reopen the file,
+        # which may have changed since the check. Graphs with external data were refused by read().
+        graph = manifest.read("step")
+        path = manifest.directory / manifest.files["step"]["path"]  # for messages only
         try:
-            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # ORT raises its own untyped errors for unreadable graphs
             raise ModelError(f"ONNX Runtime cannot load {path}: {exc}") from exc
+        del graph
         self.state_shape = manifest.state_shape
+        self.seq_len = manifest.seq_len
         self._check_interface(manifest, path)
         self.threads = options.intra_op_num_threads
         self.chunk_rows = chunk_rows
@@ -149,14 +154,23 @@ class CPUBackend(Backend):
 
     def start(self, tokens: np.ndarray) -> CPUState:
         B = len(tokens)
-        y = np.zeros((B, *self.state_shape), np.float32)
+        try:
+            y = np.zeros((B, *self.state_shape), np.float32)
+            z = y.copy()
+        except MemoryError as exc:
+            L, D = self.state_shape
+            raise OutOfMemoryError(
+                f"cannot allocate the recursion state of {B} puzzles ({2 * B * L * D * 4 / 2**30:.1f} GiB); "
+                "pass a smaller batch_size"
+            ) from exc
         batch = _Batch(self._release) if B > RELEASE_ROWS else None
-        return CPUState(np.ascontiguousarray(tokens, np.int64), y, y.copy(), np.ones(B, bool), None, batch)
+        return CPUState(np.ascontiguousarray(tokens, np.int64), y, z, np.ones(B, bool), None, batch)
 
     def _release(self) -> None:
         """Give a finished batch's memory back: one tiny run that shrinks the arena, then the C heap."""
         y = np.zeros((1, *self.state_shape), np.float32)
-        tokens = np.ones((1, self.session.get_inputs()[0].shape[1]), np.int64)
+        # The manifest's seq_len, not the graph's token dimension: that may be symbolic (a name).
+        tokens = np.ones((1, self.seq_len), np.int64)
         feeds = dict(zip(STEP_INPUTS, (tokens, y, y, np.ones(1, bool)), strict=True))
         try:
             self.session.run(list(STEP_OUTPUTS), feeds, self._shrink)

@@ -22,14 +22,14 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import BackendUnavailableError, ModelError, TRMError
+from ..errors import BackendUnavailableError, TRMError
 from ..manifest import PRECISIONS, Manifest
 from .base import Backend, bucket_size
 
 log = logging.getLogger("trm_sdk")
 
 DEFAULT_PRECISION = (
-    "fp16"  # the weights are stored in fp16: exact; bf16 agrees less with the CPU (see README)
+    "fp16"  # the weights are stored in fp16: exact; bf16 agrees less with the CPU (docs: Backends)
 )
 
 
@@ -72,29 +72,6 @@ def torch_dtype(precision: str) -> Any:
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
     return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[precision]
-
-
-def load_network(manifest: Manifest, device: Any, dtype: Any) -> Any:
-    """The model's TRM in PyTorch, in eval mode on ``device`` with weights and state in ``dtype``."""
-    import torch
-
-    from trm_sdk.network import TRM, TRMConfig
-
-    if "weights" not in manifest.files:
-        raise ModelError(
-            f"model {manifest.directory} has no weights.npz (exported before the CUDA backend existed); "
-            "re-export it with trm-export, or use backend='cpu'"
-        )
-    path = manifest.path("weights")  # checks the sha256
-    try:
-        cfg = TRMConfig.from_dict(manifest.model)
-        with np.load(path) as arrays:
-            state = {name: torch.from_numpy(arrays[name].astype(np.float32)) for name in arrays.files}
-        model = TRM(cfg)
-        model.load_state_dict(state, strict=True)
-    except (ValueError, KeyError, RuntimeError, OSError) as exc:
-        raise ModelError(f"cannot build the network from {path}: {exc}") from exc
-    return model.to(device=device, dtype=dtype).eval().requires_grad_(False)
 
 
 class _Bucket:
@@ -187,6 +164,8 @@ class CUDABackend(Backend):
         self.graphs = on_gpu if graphs is None else graphs
         if self.graphs and not on_gpu:
             raise ValueError("CUDA graphs need a CUDA device")
+        from ..network import load_network  # PyTorch, imported only once this backend is chosen
+
         self.model = load_network(manifest, self.device, self.dtype)
         self._buckets: dict[int, _Bucket] = {}
         self._epoch = 0

@@ -25,7 +25,7 @@ from .cuda import torch_cuda_problem
 from .tensorrt_engine import EngineSpec, Target, load_or_build
 
 DEFAULT_PRECISION = (
-    "fp16"  # the weights are stored in fp16: exact; bf16 agrees less with the CPU (see README)
+    "fp16"  # the weights are stored in fp16: exact; bf16 agrees less with the CPU (docs: Backends)
 )
 DEFAULT_MAX_BATCH = 2048
 
@@ -123,7 +123,7 @@ class TensorRTBackend(Backend):
         self._logger = trt.Logger(trt.Logger.WARNING)
         self._runtime = trt.Runtime(self._logger)
         self.engine, self.engine_path, self.metadata = load_or_build(
-            manifest.path("step"),
+            lambda: manifest.read("step"),
             spec,
             target,
             deserialize=self._runtime.deserialize_cuda_engine,

@@ -23,27 +23,69 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import BackendUnavailableError
-from ..manifest import PRECISIONS
+from ..manifest import PRECISIONS, STEP_FILE
 
 __all__ = [
     "METADATA_FORMAT",
+    "TRT10_ONNX_OPS",
+    "TRT10_OPSETS",
     "EngineSpec",
     "Target",
     "build_engine",
     "cache_dir",
     "engine_path",
     "load_or_build",
+    "operator_problems",
     "retype_graph",
 ]
 
 log = logging.getLogger("trm_sdk")
+
+# ONNX operators TensorRT 10's ONNX parser imports, from onnx-tensorrt's docs/operators.md (TensorRT 10.x,
+# rows marked Y; opsets 9 to 20). Ops added to the parser late in 10.x (Attention, RMSNormalization,
+# RotaryEmbedding, TensorScatter) are left out, so a graph that passes here parses on any TensorRT 10.
+TRT10_ONNX_OPS = frozenset(
+    """Abs Acos Acosh Add And ArgMax ArgMin Asin Asinh Atan Atanh AveragePool BatchNormalization
+    BlackmanWindow Cast CastLike Ceil Celu Clip Concat Constant ConstantOfShape Conv ConvTranspose Cos Cosh
+    CumSum DeformConv DepthToSpace DequantizeLinear Div Dropout Einsum Elu Equal Erf Exp Expand EyeLike
+    Flatten Floor Gather GatherElements GatherND Gelu Gemm GlobalAveragePool GlobalLpPool GlobalMaxPool
+    Greater GreaterOrEqual GridSample GroupNormalization GRU HammingWindow HannWindow HardSigmoid HardSwish
+    Hardmax Identity If ImageScaler InstanceNormalization IsInf IsNaN LayerNormalization LeakyRelu Less
+    LessOrEqual Log LogSoftmax Loop LRN LSTM LpNormalization LpPool MatMul Max MaxPool Mean
+    MeanVarianceNormalization Min Mish Mod Mul Neg NonMaxSuppression NonZero Not OneHot Or Pad
+    ParametricSoftplus Pow PRelu QuantizeLinear RandomNormal RandomNormalLike RandomUniform
+    RandomUniformLike Range Reciprocal ReduceL1 ReduceL2 ReduceLogSum ReduceLogSumExp ReduceMax ReduceMean
+    ReduceMin ReduceProd ReduceSum ReduceSumSquare Relu Reshape Resize ReverseSequence RNN RoiAlign Round
+    STFT ScaledTanh Scan Scatter ScatterElements ScatterND Selu Shape Shrink Sigmoid Sign Sin Sinh Size
+    Slice Softmax Softplus Softsign SpaceToDepth Split Sqrt Squeeze Sub Sum Tan Tanh ThresholdedRelu Tile
+    TopK Transpose Trilu Unsqueeze Upsample Where Xor""".split()
+)
+TRT10_OPSETS = range(9, 21)
+
+
+def operator_problems(onnx_bytes: bytes) -> list[str]:
+    """What in a graph TensorRT 10's ONNX parser would refuse: operators outside its list, or an opset
+    outside its range; [] for a graph it parses. Checked without a GPU, so an export or an imported model
+    can be known to build before any TensorRT machine sees it."""
+    import onnx
+
+    proto = onnx.load_from_string(onnx_bytes)
+    problems = []
+    unknown = sorted({n.op_type for n in proto.graph.node} - TRT10_ONNX_OPS)
+    if unknown:
+        problems.append(f"operators TensorRT 10 does not parse: {', '.join(unknown)}")
+    opset = max((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), default=0)
+    if opset not in TRT10_OPSETS:
+        problems.append(f"opset {opset} (TensorRT 10 parses {TRT10_OPSETS.start} to {TRT10_OPSETS.stop - 1})")
+    return problems
+
 
 METADATA_FORMAT = 1
 _FP32_OPS = ("ReduceMean", "ReduceSum")  # computed in fp32 inside fp16/bf16 graphs, as RMSNorm is in PyTorch
@@ -140,7 +182,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 def load_or_build(
-    step_path: Path,
+    read_step: Callable[[], bytes],
     spec: EngineSpec,
     target: Target,
     *,
@@ -150,6 +192,8 @@ def load_or_build(
 ) -> tuple[Any, Path, dict[str, Any]]:
     """The engine for ``spec`` on ``target``: from the cache if it is sound, else built and cached.
 
+    ``read_step`` gives the step graph's bytes, called only when an engine must be built: the model's
+    verified bytes (``Manifest.read``), so the engine is built from exactly what was hashed.
     ``deserialize`` turns engine bytes into a runtime engine (``trt.Runtime.deserialize_cuda_engine``);
     ``builder`` defaults to :func:`build_engine` (tests pass a fake). Returns (engine, path, metadata).
     """
@@ -177,15 +221,15 @@ def load_or_build(
         log.warning("trm_sdk: rebuilding TensorRT engine %s: %s", path, reason)
 
     start = time.perf_counter()
-    data = (builder or build_engine)(step_path.read_bytes(), spec)
+    data = (builder or build_engine)(read_step(), spec)
     meta = {
         "format": METADATA_FORMAT,
         **expected,
         "engine_sha256": _sha256(data),
         "engine_bytes": len(data),
         "build_seconds": round(time.perf_counter() - start, 1),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "onnx": step_path.name,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "onnx": STEP_FILE,
     }
     directory.mkdir(parents=True, exist_ok=True)
     _write_atomic(path, data)  # engine first: a crash before the sidecar leaves it "corrupt", rebuilt

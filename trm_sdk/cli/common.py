@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import sys
 from collections.abc import Callable
@@ -11,72 +12,70 @@ from typing import Any
 
 import click
 
-from .. import backends
+from .. import backends, limits
 from ..errors import TRMError
-from ..limits import MAX_VIEWS
+from ..limits import MAX_BATCH_SIZE, MAX_THREADS
+from ..options import LIBRARY_DEFAULTS, SolveOptions
 from ..solver import Solver
 from ..tasks import TASKS, Task
 
-_SOLVER_KEYS = (
-    "task",
-    "backend",
-    "model",
-    "max_steps",
-    "threshold",
-    "threads",
-    "batch_size",
-    "fallback",
-    "time_limit",
-    "views",
-    "seed",
-    "stop_on_verified",
-)
-
 
 @dataclass(frozen=True)
-class SolverOptions:
-    """The options every solving command shares, gathered so commands build Solvers one way."""
+class SolverSetup:
+    """What a command line chose for its one Solver: how to load it, and the defaults of its calls."""
 
     task: str
     backend: str
     model: Path | None
-    max_steps: int | None
-    threshold: float | None
     threads: int | None
     batch_size: int
-    fallback: str | None
-    time_limit: float
-    views: int | None
-    seed: int
-    stop_on_verified: bool | None
+    options: SolveOptions  # the per-call choices given as flags; None fields take the model's defaults
 
     def build(self) -> Solver:
-        """The one Solver a command uses; the choices here become its per-call defaults."""
+        """The one Solver a command uses; ``options`` become its per-call defaults."""
         return Solver(
             self.task,
             backend=self.backend,
             model=self.model,
-            max_steps=self.max_steps,
-            halt_threshold=self.threshold,
             threads=self.threads,
             batch_size=self.batch_size,
-            fallback=self.fallback,
-            search_time_limit=self.time_limit,
-            views=self.views,
-            seed=self.seed,
-            stop_on_verified=self.stop_on_verified,
+            options=self.options,
         )
 
 
+_Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+def _choice_flag(f: dataclasses.Field[Any]) -> _Decorator:
+    """The flag of one SolveOptions field: its name with dashes, its help and click type from the field's
+    metadata (no click type: an on/off pair), and the default it gets. Unset, it passes None, so the Solver
+    fills it in: the help says from where."""
+    flag = "--" + f.name.replace("_", "-")
+    default = getattr(LIBRARY_DEFAULTS, f.name)  # None: the model's manifest holds it
+    if default is None:
+        shown = "the model's, from its manifest"
+    else:
+        shown = f"{default:g}" if isinstance(default, float) else str(default)
+    help = f"{f.metadata['help']} [default: {shown}]"
+    make_type = f.metadata["click_type"]
+    if make_type is None:
+        return click.option(f"{flag}/--no-{flag[2:]}", f.name, default=None, help=help)
+    return click.option(flag, f.name, type=make_type(click), default=None, help=help)
+
+
 def solver_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Add the shared solver options; the command receives them as one ``opts: SolverOptions``."""
+    """Add the shared solver options: how to load the Solver, then one flag per SolveOptions field; the
+    command receives them as one ``opts: SolverSetup``."""
+    loading = [f.name for f in dataclasses.fields(SolverSetup) if f.name != "options"]
+    choices = [f.name for f in dataclasses.fields(SolveOptions)]
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        opts = SolverOptions(**{key: kwargs.pop(key) for key in _SOLVER_KEYS})
+        options = SolveOptions(**{key: kwargs.pop(key) for key in choices})
+        opts = SolverSetup(**{key: kwargs.pop(key) for key in loading}, options=options)
         return func(*args, opts=opts, **kwargs)
 
-    options = [
+    flags: list[_Decorator] = [
         click.option("--task", type=click.Choice(list(TASKS)), default="sudoku", show_default=True),
         click.option(
             "--backend", type=click.Choice(["auto", *backends.BACKENDS]), default="auto", show_default=True
@@ -86,60 +85,14 @@ def solver_options(func: Callable[..., Any]) -> Callable[..., Any]:
             type=click.Path(file_okay=False, path_type=Path),
             help="Exported model folder (default: the model shipped for the task).",
         ),
-        click.option(
-            "--max-steps",
-            type=click.IntRange(min=1),
-            default=None,
-            help="Most supervision steps per puzzle [default: the N_sup the model was trained with].",
-        ),
-        click.option(
-            "--threshold",
-            type=click.FloatRange(0.0, 1.0),
-            default=None,
-            help="Halt when sigmoid(q_halt) exceeds this; 1.0 always runs --max-steps "
-            "[default: the threshold in the model's manifest].",
-        ),
-        click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads."),
-        click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True),
-        click.option(
-            "--fallback",
-            type=click.Choice(["none", "search"]),
-            default="none",
-            show_default=True,
-            callback=lambda ctx, param, value: None if value == "none" else value,
-            help="search: finish answers that fail verification with an exact search guided by the network.",
-        ),
-        click.option(
-            "--time-limit",
-            type=click.FloatRange(min=0.0, min_open=True),
-            default=10.0,
-            show_default=True,
-            help="Seconds the exact search may spend on one puzzle (with --fallback search).",
-        ),
-        click.option(
-            "--views",
-            type=click.IntRange(1, MAX_VIEWS),
-            default=None,
-            help="Most symmetric views of a puzzle to try until one verifies; 1 is a single pass "
-            "[default: the model's, from its manifest].",
-        ),
-        click.option(
-            "--seed",
-            type=click.IntRange(min=0),
-            default=0,
-            show_default=True,
-            help="Which views a puzzle gets.",
-        ),
-        click.option(
-            "--stop-on-verified/--no-stop-on-verified",
-            default=None,
-            help="Also end a puzzle at the first step whose answer verifies, whatever the halting head "
-            "says [default: the model's, from its manifest].",
-        ),
+        click.option("--threads", type=click.IntRange(1, MAX_THREADS), default=None, help="CPU threads."),
+        click.option("--batch-size", type=click.IntRange(1, MAX_BATCH_SIZE), default=256, show_default=True),
+        *(_choice_flag(f) for f in dataclasses.fields(SolveOptions)),
     ]
-    for option in reversed(options):
-        wrapper = option(wrapper)
-    return wrapper
+    command: Callable[..., Any] = wrapper
+    for flag in reversed(flags):
+        command = flag(command)
+    return command
 
 
 # Exit statuses, in click's tradition: 0 every puzzle solved, 1 some unsolved, 2 bad usage or input (a
@@ -172,6 +125,15 @@ def read_puzzles(source: str, task: Task) -> list[tuple[str, str]]:
     """A puzzle string, a file of puzzles (.csv, or text with one puzzle per line or one grid), or '-':
     each puzzle's text with where it came from ("file.txt, line 3"; "" for a puzzle given inline)."""
     try:
-        return task.read_puzzles(source, sys.stdin.read() if source == "-" else None)
+        return task.read_puzzles(source, _read_stdin() if source == "-" else None)
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(str(exc)) from exc
+
+
+def _read_stdin() -> str:
+    """Standard input, at most ``MAX_INPUT_BYTES`` characters of it: an endless stream is refused."""
+    cap = limits.MAX_INPUT_BYTES
+    text = sys.stdin.read(cap + 1)
+    if len(text) > cap:
+        raise InputError(f"standard input holds more than {cap:,} characters; split it into smaller batches")
+    return text

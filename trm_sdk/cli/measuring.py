@@ -5,22 +5,16 @@ from __future__ import annotations
 import json
 import shlex
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import click
-import numpy as np
 
-from .. import backends, manifest
-from ..bench import MODES, Sample, batch_puzzles, generated_sample, measure_backend
+from .. import backends, evaluation
+from .. import bench as benchmarks
 from ..limits import MAX_VIEWS
-from ..rating import rate_solution
-from ..release import accuracy_by_budget, solve_all
-from ..solver import Solver
-from ..tasks import TASKS, Task, get_task
-from ..views import waves
-from .common import InputError, SolverOptions, errors_as_messages, solver_options
+from ..tasks import TASKS, get_task
+from .common import SolverSetup, errors_as_messages, solver_options
 
 
 @click.command(name="eval")
@@ -28,164 +22,122 @@ from .common import InputError, SolverOptions, errors_as_messages, solver_option
 @solver_options
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="First N puzzles of each file.")
 @click.option(
-    "--halting-only", is_flag=True, help="Skip the all-steps column (it costs as much again, views and all)."
+    "--every-step/--no-every-step",
+    default=True,
+    show_default=True,
+    help="Also score every puzzle at every supervision step, the paper's evaluation (the 'all steps' "
+    "column); --no-every-step skips it, which costs about as much again as the run with halting.",
+)
+@click.option(
+    "--rank-correlation",
+    is_flag=True,
+    help="FILES are ranked by curated difficulty, easiest first: also print each file's rating levels "
+    "and Spearman's rank correlation between each puzzle's rating score and its file's rank.",
 )
 @click.option("--write-manifest", is_flag=True, help="Record the results in the model's manifest.json.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the rows as JSON, keyed by set (with --rank-correlation, also a 'rank_correlation' key).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @errors_as_messages
 def evaluate(
     files: tuple[str, ...],
-    opts: SolverOptions,
+    opts: SolverSetup,
     limit: int | None,
-    halting_only: bool,
+    every_step: bool,
+    rank_correlation: bool,
     write_manifest: bool,
     as_json: bool,
     quiet: bool,
 ) -> None:
-    """Exact accuracy on FILES of puzzle,answer pairs: with halting and with all steps.
+    """Exact accuracy on FILES of puzzle,answer pairs: with halting and with every step.
 
     With views (--views, or the model's default), also the accuracy each number of views reaches (the
     waves' totals 1, 4, 16, 64, ...; a run with fewer views runs exactly the first of these) and the
     views run per puzzle.
 
+    Accuracy within step budgets: a model that stops at its first verified answer with no halting head
+    (--stop-on-verified --halt-threshold 1.0, the shipped models' default) also gets the first view's
+    accuracy within each step budget up to --max-steps (8, 16, 24, 32, 48, 64, 96, 128, ...), read off
+    the same run ("within first view, steps"; exact_by_steps_view_1 in --json). For example, a maze file
+    up to 128 steps and 8 views:
+
+    \b
+      trm eval --task maze --stop-on-verified --halt-threshold 1.0 --max-steps 128 --views 8 FILE
+
+    The rating against curated difficulty: --rank-correlation, with FILES given easiest first; each
+    puzzle's rank is its file's position, and its rating comes from the run with halting (for the
+    single-view figure, add --views 1):
+
+    \b
+      trm eval --views 1 --no-every-step --rank-correlation EASY.csv MEDIUM.csv HARD.csv
+
     With --fallback search, also the accuracy with the exact search behind the network and, where the
     task's search branches (Sudoku), the branch points it needs guided by the network against unguided.
     """
+    if rank_correlation and len(files) < 2:
+        raise click.UsageError("--rank-correlation needs at least two FILES, easiest first")
     solver = opts.build()
-    rows: dict[str, dict[str, Any]] = {}
+    scores: list[evaluation.FileScore] = []
     for path in files:
-        data = solver.task.load(path, limit=limit)
-        if data.solutions is None:
-            raise InputError(f"{path} has no solutions to score against")
-        if not len(data.puzzles):
-            raise InputError(f"{path} holds no puzzles to score")
-        row = _score(solver, data.puzzles, data.solutions, Path(path).stem, quiet, halting_only)
-        if solver.fallback:
-            row.update(_score_search(solver, data.puzzles, data.solutions, Path(path).stem, quiet))
-        rows[_set_name(Path(path))] = row
+        puzzles, answers = evaluation.load_scored(solver, path, limit)
+        work = evaluation.score_work(len(puzzles), every_step, bool(solver.fallback))
+        with click.progressbar(length=work, label=Path(path).stem, file=sys.stderr, hidden=quiet) as bar:
+            name = evaluation.set_name(path)
+            scores.append(evaluation.score_set(solver, name, puzzles, answers, every_step, bar.update))
+    rows = {s.name: s.row for s in scores}
+    ranked = evaluation.rank_correlation([(s.name, s.ratings) for s in scores]) if rank_correlation else None
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json.dumps({**rows, "rank_correlation": ranked} if ranked else rows, indent=2))
     else:
-        extra = f" {'+search':>8s} {'nodes guided/unguided':>22s}" if solver.fallback else ""
-        click.echo(
-            f"{'set':45s} {'n':>5s} {'halting':>8s} {'steps':>6s} {'views':>6s} {'all steps':>9s} "
-            f"{'ms/puzzle':>9s} {'rating':>6s}" + extra
-        )
-        for name, r in rows.items():
-            all_steps = f"{r['exact_all_steps']:9.1%}" if "exact_all_steps" in r else f"{'-':>9s}"
-            line = (
-                f"{name:45s} {r['puzzles']:5d} {r['exact_halting']:8.1%} {r['mean_steps']:6.2f} "
-                f"{r['mean_views']:6.2f} {all_steps} {r['ms_per_puzzle_halting']:9.1f} "
-                f"{r['mean_rating']:6.2f}"
-            )
-            if solver.fallback:
-                gain = r.get("search_gain")
-                nodes = (
-                    f"{gain['all']['mean_nodes_guided']:.1f}/{gain['all']['mean_nodes_unguided']:.1f}"
-                    if gain
-                    else "-"
-                )
-                line += f" {r['exact_with_search']:8.1%} {nodes:>22s}"
-            click.echo(line)
-            for label, key in (("views", "exact_by_views"), ("first view, steps", "exact_by_steps_view_1")):
-                if len(r.get(key, {})) > 1:  # how accuracy grows with views, and with steps where it stops
-                    click.echo(f"  within {label}: " + "  ".join(f"{k}: {v:.1%}" for k, v in r[key].items()))
+        click.echo(_eval_table(rows, bool(solver.fallback)))
+        if ranked:
+            click.echo(_ranks_table(ranked))
     if write_manifest:
-        _record(solver, rows)
+        recorded = evaluation.record(solver, rows, "trm " + shlex.join(sys.argv[1:]))
+        click.echo(f"recorded in {recorded}", err=True)
 
 
-# The network's two columns, as trm bench measures them (its MODES), both without search.
-_MODES: dict[str, dict[str, Any]] = {key: {**choices, "fallback": "none"} for key, choices in MODES.items()}
-
-
-def _score(
-    solver: Solver, puzzles: np.ndarray, solutions: np.ndarray, label: str, quiet: bool, halting_only: bool
-) -> dict[str, Any]:
-    out: dict[str, Any] = {"puzzles": len(puzzles)}
-    for key, choices in _MODES.items():
-        if halting_only and key != "halting":
-            continue
-        start = time.perf_counter()
-        with click.progressbar(
-            length=len(puzzles), label=f"{label} ({key})", file=sys.stderr, hidden=quiet
-        ) as bar:
-            results = solve_all(solver, puzzles, bar.update, **choices)
-        elapsed = time.perf_counter() - start
-        exact = [solver.task.is_exact(r, s) for r, s in zip(results, solutions, strict=True)]
-        out[f"exact_{key}"] = round(float(np.mean(exact)), 4)
-        out[f"ms_per_puzzle_{key}"] = round(1000 * elapsed / max(len(puzzles), 1), 2)
-        if key == "halting":
-            out["mean_steps"] = round(float(np.mean([r.steps for r in results])), 2)
-            out["views"] = solver.views
-            out["mean_views"] = round(float(np.mean([r.views for r in results])), 2)
-            read = accuracy_by_budget(
-                exact, results, solver.max_steps, min(solver.views, solver.task.max_views)
-            )
-            out["exact_by_views"] = read["by_views"]
-            if solver.stop_on_verified and solver.halt_threshold >= 1.0:  # each puzzle's first verified step
-                out["exact_by_steps_view_1"] = read["by_steps"]
-            scores = [rate_solution(r, solver.max_steps).score for r in results]
-            out["mean_rating"] = round(float(np.mean(scores)), 4)
-    return out
-
-
-def _score_search(
-    solver: Solver, puzzles: np.ndarray, solutions: np.ndarray, label: str, quiet: bool
-) -> dict[str, Any]:
-    with click.progressbar(
-        length=2 * len(puzzles), label=f"{label} (search)", file=sys.stderr, hidden=quiet
-    ) as bar:
-        start = time.perf_counter()
-        results = solve_all(solver, puzzles, bar.update, fallback="search")
-        elapsed = time.perf_counter() - start
-        # What the network's guidance is worth to that search, on the probabilities it saw.
-        logits, ok = [], []
-        for i in range(0, len(puzzles), solver.batch_size):
-            pred = solver.predict(list(puzzles[i : i + solver.batch_size]))
-            logits.append(pred.logits)
-            ok.append(pred.solved)
-        gain = solver.task.search_gain(puzzles, np.concatenate(logits), np.concatenate(ok), bar.update)
-    exact = [solver.task.is_exact(r, s) for r, s in zip(results, solutions, strict=True)]
-    out: dict[str, Any] = {
-        "exact_with_search": round(float(np.mean(exact)), 4),
-        "ms_per_puzzle_with_search": round(1000 * elapsed / max(len(puzzles), 1), 2),
-    }
-    if gain is not None:
-        out["search_gain"] = gain
-    return out
-
-
-def _set_name(path: Path) -> str:
-    return f"{path.parent.name}/{path.stem}"
-
-
-def _record(solver: Solver, rows: dict[str, dict[str, Any]]) -> None:
-    evaluation = solver.manifest.raw.get("evaluation", {})
-    path = manifest.update(
-        solver.manifest.directory,
-        {
-            "evaluation": {
-                "sets": {**evaluation.get("sets", {}), **rows},
-                "backend": solver.backend,
-                "command": "trm " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
-                "measured": time.strftime("%Y-%m-%d", time.gmtime()),
-            }
-        },
-    )
-    click.echo(f"recorded in {path}", err=True)
-
-
-def _bench_sample(task: Task, name: str, source: str, count: int, seed: int, quiet: bool) -> Sample:
-    if source in task.levels:
-        label = f"generating {name} sample ({source})"
-        with click.progressbar(length=count, label=label, file=sys.stderr, hidden=quiet) as bar:
-            return generated_sample(task, name, source, count, seed, bar.update)
-    if not Path(source).is_file():
-        raise click.BadParameter(
-            f"{source!r} is neither a {task.name} level ({', '.join(task.levels)}) nor a puzzle file"
+def _eval_table(rows: dict[str, dict[str, Any]], search: bool) -> str:
+    extra = f" {'+search':>8s} {'nodes guided/unguided':>22s}" if search else ""
+    lines = [
+        f"{'set':45s} {'n':>5s} {'halting':>8s} {'steps':>6s} {'views':>6s} {'all steps':>9s} "
+        f"{'ms/puzzle':>9s} {'rating':>6s}" + extra
+    ]
+    for name, r in rows.items():
+        all_steps = f"{r['exact_all_steps']:9.1%}" if "exact_all_steps" in r else f"{'-':>9s}"
+        line = (
+            f"{name:45s} {r['puzzles']:5d} {r['exact_halting']:8.1%} {r['mean_steps']:6.2f} "
+            f"{r['mean_views']:6.2f} {all_steps} {r['ms_per_puzzle_halting']:9.1f} "
+            f"{r['mean_rating']:6.2f}"
         )
-    return Sample(name, task.load(source, limit=count).puzzles)
+        if search:
+            gain = r.get("search_gain")
+            nodes = (
+                f"{gain['all']['mean_nodes_guided']:.1f}/{gain['all']['mean_nodes_unguided']:.1f}"
+                if gain
+                else "-"
+            )
+            line += f" {r['exact_with_search']:8.1%} {nodes:>22s}"
+        lines.append(line)
+        for label, key in (("views", "exact_by_views"), ("first view, steps", "exact_by_steps_view_1")):
+            if len(r.get(key, {})) > 1:  # how accuracy grows with views, and with steps where it stops
+                lines.append(f"  within {label}: " + "  ".join(f"{k}: {v:.1%}" for k, v in r[key].items()))
+    return "\n".join(lines)
+
+
+def _ranks_table(ranked: dict[str, Any]) -> str:
+    lines = []
+    for f in ranked["files"]:
+        counts = " / ".join(f"{n} {level}" for level, n in f["levels"].items())
+        lines.append(f"{f['set']}: {f['puzzles']} puzzles, mean score {f['mean_score']:.3f}; {counts}")
+    rho = ranked["spearman"]
+    value = "undefined (every puzzle got the same score)" if rho is None else f"{rho:.3f}"
+    lines.append(f"Spearman rank correlation, score vs file rank: {value}")
+    return "\n".join(lines)
 
 
 def _bench_table(report: dict[str, Any]) -> str:
@@ -306,37 +258,18 @@ def bench(
     if not sizes or min(sizes) < 1:
         raise click.BadParameter("--batch-sizes needs at least one positive integer")
     names = list(backends.BACKENDS) if "all" in backend_names else list(dict.fromkeys(backend_names))
-    samples = [
-        _bench_sample(chosen, "easy", easy, count, seed, quiet),
-        _bench_sample(chosen, "hard", hard, count, seed + 1, quiet),
-    ]
-    per_backend = 4 * latency_runs + 2 * sum(batch_puzzles(len(s.puzzles), b) for s in samples for b in sizes)
-    if views_table:
-        counts = np.cumsum(waves(min(views_table, chosen.max_views)))
-        per_backend += len(counts) * 2 * min(views_puzzles, count)
-    total = sum(per_backend for n in names if backends.availability(n) is None)
-    report: dict[str, Any] = {
-        "samples": {
-            s.name: {"source": src, "puzzles": len(s.puzzles)}
-            for s, src in zip(samples, (easy, hard), strict=True)
-        },
-        "backends": [],
-    }
+    with click.progressbar(length=2 * count, label="preparing samples", file=sys.stderr, hidden=quiet) as bar:
+        samples = [
+            benchmarks.sample(chosen, "easy", easy, count, seed, bar.update),
+            benchmarks.sample(chosen, "hard", hard, count, seed + 1, bar.update),
+        ]
+    views = (views_table, views_puzzles)
+    per_backend = benchmarks.backend_work(samples, sizes, latency_runs, views, chosen.max_views)
+    total = per_backend * sum(backends.availability(n) is None for n in names)
     with click.progressbar(length=total, label="benchmarking", file=sys.stderr, hidden=quiet) as bar:
-        for name in names:
-            report["backends"].append(
-                measure_backend(
-                    name,
-                    samples,
-                    sizes,
-                    latency_runs,
-                    bar.update,
-                    views=(views_table, views_puzzles),
-                    task=task,
-                    model=model,
-                    threads=threads,
-                )
-            )
+        report = benchmarks.benchmark(
+            names, samples, sizes, latency_runs, bar.update, views, task=task, model=model, threads=threads
+        )
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:

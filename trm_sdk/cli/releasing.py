@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 import shlex
 import sys
-import time
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -90,19 +88,7 @@ def calibrate(
             )
         click.echo(f"chosen: max_steps {budget['max_steps']}, views {budget['views']} ({budget['rule']})")
         if write_manifest:
-            record = _record(budget, {"max_steps", "views"}, data_note)
-            halting = {"threshold": 1.0, "stop_on_verified": True, "max_steps": budget["max_steps"]}
-            # Every key a views record may hold, so that none from an earlier choice outlives it.
-            inference = {
-                "views": budget["views"],
-                "rule": "trm calibrate --stop-on-verified: see halting.calibration",
-                "measured_on": {name: table["by_views"] for name, table in budget["files"].items()},
-                "command": record["command"],
-                "measured": record["measured"],
-            }
-            path = manifest.update(
-                model, {"halting": {**halting, "calibration": record}, "inference": inference}
-            )
+            path = release.record_budget(model, budget, data_note, _command())
             click.echo(f"recorded in {path}", err=True)
         return
     with click.progressbar(length=total, label="calibrating", file=sys.stderr, hidden=quiet) as bar:
@@ -112,19 +98,13 @@ def calibrate(
         click.echo(f"{name}: {cells}")
     click.echo(f"chosen threshold: {result['threshold']} ({result['rule']})")
     if write_manifest:
-        record = _record(result, {"threshold"}, data_note)
-        path = manifest.update(model, {"halting": {"threshold": result["threshold"], "calibration": record}})
+        path = release.record_threshold(model, result, data_note, _command())
         click.echo(f"recorded in {path}", err=True)
 
 
-def _record(result: dict[str, Any], chosen: set[str], data_note: str) -> dict[str, Any]:
-    """What a calibration leaves in the manifest beside its choice: the tables, and how to redo them."""
-    return {
-        **{k: v for k, v in result.items() if k not in chosen},
-        "data": data_note,
-        "command": "trm " + shlex.join(sys.argv[1:]),
-        "measured": time.strftime("%Y-%m-%d", time.gmtime()),
-    }
+def _command() -> str:
+    """The command line as run, for the record: how to redo a measurement."""
+    return "trm " + shlex.join(sys.argv[1:])
 
 
 def _pct(value: float | None) -> str:

@@ -12,15 +12,16 @@ from typing import Any
 import click
 import numpy as np
 
-from .. import __version__, backends
+from .. import __version__, backends, training_log
 from ..errors import TRMError
+from ..options import SolveOptions
 from ..rating import rate_solution
 from ..tasks import TASKS, get_task
 from .common import (
     EXIT_INTERRUPTED,
     EXIT_UNSOLVED,
     InputError,
-    SolverOptions,
+    SolverSetup,
     errors_as_messages,
     read_puzzles,
     solver_options,
@@ -30,7 +31,12 @@ from .common import (
 @click.command()
 @click.argument("puzzles", nargs=-1, required=True)
 @solver_options
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per puzzle.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="One JSON object per puzzle: the answer as text (solution) and Solution.to_dict()'s fields.",
+)
 @click.option("--hint", is_flag=True, help="Instead of solving, name the next cell to reveal.")
 @click.option("--rate", is_flag=True, help="Also rate each puzzle's difficulty as the network sees it.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
@@ -40,7 +46,7 @@ from .common import (
 @errors_as_messages
 def solve(
     puzzles: tuple[str, ...],
-    opts: SolverOptions,
+    opts: SolverSetup,
     as_json: bool,
     hint: bool,
     rate: bool,
@@ -107,20 +113,9 @@ def solve(
             break
         rating = rate_solution(r, solver.max_steps) if rate else None
         if as_json:
-            row: dict[str, Any] = {
-                "solution": solver.task.to_string(r.grid),
-                "solved": r.solved,
-                "status": r.status,
-                "method": r.method,
-                "steps": r.steps,
-                "confidence": round(r.confidence, 4),
-                "views": r.views,
-                "backend": r.backend,
-            }
+            row = {"solution": solver.task.to_string(r.grid), **r.to_dict()}
             if rating is not None:
                 row["rating"] = {"score": rating.score, "level": rating.level}
-            if solver.task.routes:
-                row["path"] = None if r.path is None else [list(cell) for cell in r.path]
             click.echo(json.dumps(row))
         else:
             click.echo(str(r) + (f"\n{rating}" if rating is not None else "") + "\n")
@@ -153,37 +148,63 @@ def info(model: Path | None) -> None:
     click.echo("\nmodels:" if dirs else "\nmodels: none shipped")
     for d in dirs:
         m = load_manifest(d)
-        cfg = m.model
-        click.echo(f"  {m.task}: {d}")
-        click.echo(
-            f"    hidden {cfg['hidden']}, {cfg['n_blocks']} blocks, mixer {cfg['mixer']}, T={cfg['T']} "
-            f"n={cfg['n']}, N_sup={cfg['N_sup']}"
-        )
-        click.echo(f"    {_stopping(m.halting, m.raw.get('inference', {}), cfg['N_sup'])}")
-        for role, entry in m.files.items():
-            click.echo(
-                f"    {role}: {entry['path']} ({entry['bytes'] / 1e6:.1f} MB, sha256 {entry['sha256'][:12]})"
-            )
-        for name, row in m.raw.get("evaluation", {}).get("sets", {}).items():
-            click.echo(f"    {name}: {_measured(row)}")
+        try:  # a manifest that loads may still lack, or garble, a field only this description reads
+            _describe(m, d)
+        except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
+            what = f"field {exc}" if isinstance(exc, KeyError) else f"a field ({exc})"
+            raise InputError(
+                f"{d / 'manifest.json'}: cannot describe the model: missing or malformed {what}"
+            ) from None
 
 
-def _stopping(halting: dict[str, Any], inference: dict[str, Any], n_sup: int) -> str:
-    """A model's stopping rule, as the Solver reads it from the manifest, in words."""
-    threshold = halting.get("threshold", 0.5)
-    rules = [f"when sigmoid(q_halt) > {threshold}"] if threshold < 1 else []
-    if halting.get("stop_on_verified", False):
+def _describe(m: Any, d: Path) -> None:
+    """The lines of ``trm info`` for one model; fields the runtime does not need show as '?'."""
+    cfg = m.model
+    click.echo(f"  {m.task}: {d}")
+    click.echo(
+        f"    hidden {cfg['hidden']}, {cfg.get('n_blocks', '?')} blocks, mixer {cfg.get('mixer', '?')}, "
+        f"T={cfg.get('T', '?')} n={cfg.get('n', '?')}, N_sup={cfg['N_sup']}"
+    )
+    click.echo(f"    {_stopping(SolveOptions.from_manifest(m))}")
+    trained = _trained(m.raw.get("training"), training_log.read(d))
+    if trained:
+        click.echo(f"    {trained}")
+    for role, entry in m.files.items():
+        size = f"{entry['bytes'] / 1e6:.1f} MB, " if "bytes" in entry else ""
+        click.echo(f"    {role}: {entry['path']} ({size}sha256 {entry['sha256'][:12]})")
+    for name, row in m.raw.get("evaluation", {}).get("sets", {}).items():
+        click.echo(f"    {name}: {_measured(row)}")
+
+
+def _trained(card: Any, log: dict[str, Any]) -> str:
+    """How long the model trained, from the manifest's card, and how much of a curve its log holds."""
+    if not isinstance(card, dict) or "step" not in card:
+        return ""
+    text = f"trained {card['step']:,} steps, {training_log.total_minutes(card):,.0f} minutes"
+    if card.get("hardware"):
+        text += f" ({card['hardware']})"
+    curve = log.get("learning_curve") or []
+    if curve:
+        text += f"; learning curve: {len(curve)} evaluations in {training_log.TRAINING_LOG_NAME}"
+    return text
+
+
+def _stopping(defaults: SolveOptions) -> str:
+    """A model's stopping rule, as the Solver reads it from the manifest (its defaults), in words."""
+    threshold = defaults.halt_threshold
+    rules = [f"when sigmoid(q_halt) > {threshold}"] if threshold is not None and threshold < 1 else []
+    if defaults.stop_on_verified:
         rules.append("at its first verified answer")
     rule = " or ".join(rules) or "after every step"
-    views = inference.get("views", 1)
-    return f"stops {rule}, within {halting.get('max_steps', n_sup)} steps; " + (
+    views = defaults.views
+    return f"stops {rule}, within {defaults.max_steps} steps; " + (
         "one view" if views == 1 else f"up to {views} views"
     )
 
 
 def _measured(row: dict[str, Any]) -> str:
     """One evaluation row of a manifest: what the default Solver scored, and the single pass beside it
-    when views were measured (a --halting-only evaluation records no all-steps figure)."""
+    when views were measured (a --no-every-step evaluation records no all-steps figure)."""
     views = row.get("views", 1)
     text = f"{row['exact_halting']:.1%} exact with " + (f"{views} views" if views > 1 else "halting")
     one_view = row.get("exact_by_views", {}).get("1")

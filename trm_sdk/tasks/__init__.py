@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from functools import cache
+
+from ..errors import TRMError
 from .base import Task
 
 __all__ = ["TASKS", "Task", "get_task"]
@@ -10,8 +13,15 @@ TASKS = ("sudoku", "maze")
 
 
 def get_task(name: str) -> Task:
-    from ..errors import TRMError
+    """The task called ``name``, built once: a task holds no state, so every caller shares one object."""
+    if not isinstance(name, str):
+        raise TRMError(f"a task is named by a string ({', '.join(TASKS)}), not {type(name).__name__}")
+    return _build(name)
 
+
+@cache
+def _build(name: str) -> Task:
+    # Each task's package is imported on first use, so a program that solves Sudoku never loads Maze's.
     if name == "sudoku":
         from .sudoku.task import SudokuTask
 

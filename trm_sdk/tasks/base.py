@@ -17,7 +17,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..errors import TRMError
+from .. import limits
+from ..errors import InvalidPuzzleError, TRMError
 from ..solution import Hint, Solution
 from ..views import Views
 
@@ -27,6 +28,14 @@ Progress = Callable[[int], None]  # called with the number of puzzles just finis
 
 def _no_progress(n: int) -> None:
     pass
+
+
+def _exists(path: Path) -> bool:
+    """``path.exists()``, False for what cannot be a file name (see :func:`_is_file`)."""
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
 
 
 def _is_file(path: Path) -> bool:
@@ -131,6 +140,12 @@ class Task(ABC):
         """The token layout, recorded in each exported model's manifest and checked on load."""
         return {"seq_len": self.seq_len, "vocab_size": self.vocab_size}
 
+    def reference_encoding(self) -> dict[str, Any] | None:
+        """The token layout of the reference TRM code's dataset for this task, spelt as :meth:`encoding`
+        spells ours, or None where that code has no such dataset. Written out rather than derived from
+        the codec: a checkpoint that code trained reads our tokens only while the two agree."""
+        return None
+
     def is_exact(self, solution: Solution, expected: np.ndarray) -> bool:
         """Whether ``solution`` counts as right against a data file's ``expected`` answer.
 
@@ -180,7 +195,19 @@ class Task(ABC):
         if source == "-":
             return self._numbered(stdin_text or "", "standard input")
         path = Path(source)
+        if "\n" not in source and _exists(path) and not _is_file(path):
+            # A directory or a device (/dev/zero, a pipe) is never a puzzle: reading it would block,
+            # never end, or report its name's characters as a malformed puzzle.
+            raise InvalidPuzzleError(
+                f"{source} is not a regular file; pass a puzzle, a file of puzzles, or '-' for standard input"
+            )
         if "\n" not in source and _is_file(path):
+            size = path.stat().st_size
+            if size > limits.MAX_INPUT_BYTES:
+                raise InvalidPuzzleError(
+                    f"{source} holds {size:,} bytes, more than the {limits.MAX_INPUT_BYTES:,} a puzzle "
+                    "file may; split it into smaller files"
+                )
             if path.suffix.lower() == ".csv":
                 return [(text, f"{source}, line {line}") for text, line in self.file_rows(path)]
             return self._numbered(path.read_text(encoding="utf-8-sig"), source)  # -sig: a BOM is no cell

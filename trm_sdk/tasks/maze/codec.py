@@ -124,7 +124,12 @@ def split_text(text: str) -> list[str]:
 
 
 def _from_array(arr: np.ndarray, allow_path: bool) -> np.ndarray:
-    if arr.dtype.kind in "US":
+    arr = np.asarray(arr)  # a subclass (np.matrix) keeps two axes through reshapes; read it plainly
+    if arr.dtype.kind == "S":
+        # Bytes are read one character per byte (latin-1 maps every byte), so a byte that is not a maze
+        # character is reported as one, and b"#S" is the row "#S", not the text "b'#S'".
+        arr = np.asarray(np.char.decode(arr, "latin-1"), dtype=str)
+    if arr.dtype.kind == "U":
         if arr.ndim == 2:  # a grid of characters (a list of character lists): one row string per row
             cells = arr.astype(str)
             if any(len(v) != 1 for v in cells.reshape(-1).tolist()):

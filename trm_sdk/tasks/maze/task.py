@@ -74,6 +74,10 @@ class MazeTask(Task):
     def answer_tokens(self) -> slice:
         return slice(codec.WALL, codec.VOCAB_SIZE)  # every character; pad never answers
 
+    def reference_encoding(self) -> dict[str, Any]:
+        # the sapientinc/HRM dataset builders', which the reference TRM code trains on
+        return {"seq_len": 900, "vocab_size": 6, "pad": 0, "charset": "# SGo", "char_offset": 1}
+
     def encoding(self) -> dict[str, Any]:
         return {
             "seq_len": codec.CELLS,

@@ -120,27 +120,30 @@ def _describe_shape(seq: Sequence[object]) -> str:
 
 
 def _parse_sequence(seq: Sequence[object]) -> np.ndarray:
+    # Copied once into plain lists first: a list subclass may report a length its items do not have,
+    # and every count below must be the count of what is really there.
+    items: list[Any] = list(seq)
+    wrong_shape = "a Sudoku grid needs 9 rows of 9 cells (or 81 cells in one list), got "
     flat: list[object]
-    if len(seq) == CELLS:
-        flat = list(seq)  # a nested item in here is reported as a bad cell value
-    elif len(seq) == SIZE and all(isinstance(row, (list, tuple, np.ndarray)) for row in seq):
+    if len(items) == CELLS:
+        flat = items  # a nested item in here is reported as a bad cell value
+    elif len(items) == SIZE and all(isinstance(row, (list, tuple, np.ndarray)) for row in items):
         rows: list[Any] = [
-            row.tolist() if isinstance(row, np.ndarray) and row.ndim == 1 else row for row in seq
+            (row.tolist() if row.ndim == 1 else row) if isinstance(row, np.ndarray) else list(row)
+            for row in items
         ]
         if any(isinstance(row, np.ndarray) or len(row) != SIZE for row in rows):
-            raise InvalidPuzzleError(
-                f"a Sudoku grid needs 9 rows of 9 cells (or 81 cells in one list), got {_describe_shape(seq)}"
-            )
+            raise InvalidPuzzleError(wrong_shape + _describe_shape(items))
         flat = [v for row in rows for v in row]
     else:
-        raise InvalidPuzzleError(
-            f"a Sudoku grid needs 9 rows of 9 cells (or 81 cells in one list), got {_describe_shape(seq)}"
-        )
+        raise InvalidPuzzleError(wrong_shape + _describe_shape(items))
     values = [_cell_value(v, i) for i, v in enumerate(flat)]
     return np.array(values, dtype=np.int8).reshape(SIZE, SIZE)
 
 
 def _parse_array(arr: np.ndarray) -> np.ndarray:
+    # A subclass such as np.matrix keeps two axes through every reshape, so it is read as a plain array.
+    arr = np.asarray(arr)
     if arr.dtype == object:
         return _parse_sequence(arr.tolist() if arr.ndim else [arr.item()])
     if arr.shape not in ((SIZE, SIZE), (CELLS,)):

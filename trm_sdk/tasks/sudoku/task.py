@@ -66,6 +66,10 @@ class SudokuTask(Task):
         first = 1 + codec.DIGIT_OFFSET  # digit 1
         return slice(first, first + 9)
 
+    def reference_encoding(self) -> dict[str, Any]:
+        # the sapientinc/HRM dataset builders', which the reference TRM code trains on
+        return {"seq_len": 81, "vocab_size": 11, "pad": 0, "blank": 1, "digit_offset": 1}
+
     def encoding(self) -> dict[str, Any]:
         return {
             "seq_len": codec.CELLS,

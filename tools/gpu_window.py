@@ -1,16 +1,22 @@
-"""One GPU training window in one call: train against the clock, measure compiled against eager steps in the
-same run, score the held-out sets, and leave the resumable state in OUT as files under 15 MiB.
+"""One GPU training window in one command: train against a wall-clock deadline, measure compiled against
+eager steps in the same run, score the held-out sets, and leave the resumable state in OUT as files of
+under 15 MiB each.
 
-Before the window, here (copies the data the run reads into .gpu/data, which the device tool carries):
-    python scripts/gpu_window.py stage
-On the GPU machine (one `run` call with carry [".gpu"]; give timeout_s some margin over --deadline-s):
-    python3 scripts/gpu_window.py train --task sudoku --out $OUT [--resume train/state/sudoku]
-Back here, the state becomes the committed one and the candidate model is exported and measured:
-    cp -r FILES_AT/state/. train/state/sudoku/ && trm-export --task sudoku --checkpoint train/state/sudoku ...
+A window is a fixed stretch of time on a GPU machine that has a copy of this checkout, installed there
+with ``pip install -e ".[train]"``, but not necessarily the data. The job has three parts.
+
+Where the data is, before the window (copies the files the run reads, about 20 MiB, into ``.gpu/data``
+inside the checkout, which git ignores; copy that folder along with the checkout):
+    python tools/gpu_window.py stage [--data-root DIR]      # default: $TRM_DATA_DIR, else ../shared/data
+On the GPU machine (the script ends by --deadline-s; leave a scheduler's time limit some margin over it):
+    python tools/gpu_window.py train --task sudoku --out OUT [--resume train/state/sudoku]
+Back in the checkout, the state becomes the committed one, and the candidate model is exported and measured:
+    cp -r OUT/state/. train/state/sudoku/ && trm-export --task sudoku --checkpoint train/state/sudoku ...
 The whole job on a CPU in about a minute, at a tiny size, to check the script before spending a window:
-    python scripts/gpu_window.py train --quick --device cpu --out /tmp/window
+    python tools/gpu_window.py train --quick --device cpu --out /tmp/window
 
-OUT receives state/ (meta.pt, part-N.pt, index.json), summary.json and log.txt: at most 7 files.
+OUT receives state/ (meta.pt, part-N.pt, index.json), summary.json and log.txt: at most 7 files, each small
+enough to copy back from a machine that returns only small files.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 STAGED = ROOT / ".gpu" / "data"
 START = time.monotonic()
 
-# Files of ../shared/data the windows read, by task: training-allowed ones and evaluation-only ones.
+# Files under the data root the windows read, by task: training-allowed ones and evaluation-only ones.
 TRAIN_FILES = {
     "sudoku": ["sudoku/tdoku/puzzles5_forum_hardest_1905_11+.csv", "sudoku/tdoku/puzzles2_17_clue.csv"],
     "maze": ["maze/maze_30x30_hard_1k/train.csv"],
@@ -126,7 +132,7 @@ def stage(data_root: Path, tasks: list[str]) -> None:
                 shutil.copyfile(data_root / rel, target)
             print(f"{target.relative_to(ROOT)}: {target.stat().st_size / 2**20:.1f} MiB")
     total = sum(f.stat().st_size for f in STAGED.rglob("*") if f.is_file())
-    print(f"staged {total / 2**20:.1f} MiB under {STAGED.relative_to(ROOT)} (carry limit 64 MiB in all)")
+    print(f"staged {total / 2**20:.1f} MiB under {STAGED.relative_to(ROOT)}")
 
 
 # -- train: run on the GPU machine ---------------------------------------------------------------------------
@@ -158,12 +164,12 @@ def _environment() -> dict[str, Any]:
 
 
 def train(args: argparse.Namespace) -> dict[str, Any]:
-    sys.path.insert(0, str(ROOT))
     import torch
 
     from trm_sdk.network import TRMConfig
     from trm_sdk.train import checkpoint
-    from trm_sdk.train.trainer import TrainConfig, Trainer
+    from trm_sdk.train.config import TrainConfig
+    from trm_sdk.train.trainer import Trainer
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -190,7 +196,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     evals = [str(data / rel) for rel in EVAL_FILES[args.task] if (data / rel).is_file()]
     missing = [rel for rel in TRAIN_FILES[args.task] + EVAL_FILES[args.task] if not (data / rel).is_file()]
     if missing:
-        log.warning("not found under %s (run `scripts/gpu_window.py stage` first?): %s", data, missing)
+        log.warning("not found under %s (run `tools/gpu_window.py stage` first?): %s", data, missing)
 
     if args.resume:
         body = checkpoint.load(args.resume)
@@ -289,13 +295,27 @@ def _print_table(result: dict[str, Any]) -> None:
     print(f"script wall: {result['script_s']} s")
 
 
+def _data_root(given: str | None) -> Path:
+    """The folder to stage from: as given, else the one the SDK's loaders find (``$TRM_DATA_DIR``)."""
+    if given:
+        return Path(given)
+    from trm_sdk.tasks.sudoku.datasets import default_data_dir
+
+    found = default_data_dir()
+    if found is None:
+        raise SystemExit("no data folder found: pass --data-root or set TRM_DATA_DIR")
+    return found
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", required=True)
     st = sub.add_parser("stage", help="copy the window's data into .gpu/data (run here, before the window)")
-    st.add_argument("--data-root", default=str(ROOT.parent / "shared" / "data"))
+    st.add_argument(
+        "--data-root", default=None, help="the data folder [default: $TRM_DATA_DIR, else ../shared/data]"
+    )
     st.add_argument("--task", action="append", choices=sorted(TRAIN_FILES), help="default: all tasks")
     tr = sub.add_parser("train", help="one training window (run on the GPU machine)")
     tr.add_argument("--task", choices=sorted(TRAIN_FILES), default="sudoku")
@@ -313,7 +333,7 @@ def main(argv: list[str] | None = None) -> None:
     tr.add_argument("--quick", action="store_true", help="tiny network, to check the script on a CPU")
     args = parser.parse_args(argv)
     if args.command == "stage":
-        stage(Path(args.data_root), args.task or sorted(TRAIN_FILES))
+        stage(_data_root(args.data_root), args.task or sorted(TRAIN_FILES))
     else:
         train(args)
 

@@ -1,6 +1,6 @@
 """Sources of test-time diversity at equal compute: symmetric views against noise on the initial state.
 
-    python scripts/diversity.py FILE [--puzzles 100] [--runs 16] [--sigma 0.3,1.0] [--model DIR]
+    python experiments/diversity.py FILE [--puzzles 100] [--runs 16] [--sigma 0.3,1.0] [--model DIR]
 
 Every puzzle gets ``--runs`` runs of the recursion (each to its halting step, at most the model's N_sup
 steps); a puzzle counts as solved when any run's answer verifies, as with ``Solver(views=...)``. Run 1

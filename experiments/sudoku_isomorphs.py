@@ -1,6 +1,6 @@
 """Does an evaluation file hide relabelled or permuted copies of training puzzles?
 
-    python scripts/sudoku_isomorphs.py EVAL_CSV TRAIN_CSV... [--model DIR]
+    python experiments/sudoku_isomorphs.py EVAL_CSV TRAIN_CSV... [--model DIR]
 
 Exact copies are easy to drop from training; a copy with its digits relabelled, or its rows, columns,
 bands and stacks permuted, or transposed, is the same puzzle to the network and slips through. The

@@ -1,6 +1,6 @@
 """Speed of the real training step (trainer, data stream, EMA and all) by precision and compilation.
 
-    python scripts/train_speed.py [--task sudoku] [--steps 75] [--warmup 25] [--set hidden=96 ...]
+    python tools/train_speed.py [--task sudoku] [--steps 75] [--warmup 25] [--set hidden=96 ...]
         [--precision fp32,bf16] [--compile both|on|off] [--json OUT]
 
 Why a script: whether bf16 and torch.compile pay depends on the CPU (bf16 is native only with AMX or
@@ -28,7 +28,9 @@ from torch.utils.flop_counter import FlopCounterMode
 from trm_sdk.network import TRMConfig
 from trm_sdk.tasks import get_task
 from trm_sdk.train.cli import _parse_overrides  # the --set parser trm-train uses
-from trm_sdk.train.trainer import TrainConfig, Trainer, cpu_has_bf16_units
+from trm_sdk.train.config import TrainConfig
+from trm_sdk.train.hardware import cpu_has_bf16_units
+from trm_sdk.train.trainer import Trainer
 
 # The shipped models' training settings, the default to time (a task not listed: its defaults).
 SHIPPED = {"sudoku": ["hidden=96", "T=1", "n=2", "n_prefix=4", "multiple_of=32", "batch_size=64"]}

@@ -1,11 +1,13 @@
 """Which Sudoku recipe learns most per CPU-minute: each candidate trains from scratch for the same wall-clock
-budget on this machine, then one view of its EMA network is scored on fixed held-out sets.
+budget on the machine it runs on, then one view of its EMA network is scored on fixed held-out sets.
 
-    python scripts/sudoku_study.py [--minutes 15] [--only base,width128] [--results train/study/sudoku.json]
+    python experiments/sudoku_study.py [--minutes 15] [--only base,width128]
+        [--results train/study/sudoku.json] [--data DIR]
 
-Why a script and a committed results file: a candidate costs 15 minutes of both cores, so the study spans
-working periods. A candidate already in ``--results`` at the same budget and settings is not run again,
-and the next period continues with the rest. Nothing else may run beside it: the budget is wall-clock.
+Why a script and a committed results file: a candidate costs 15 minutes of every core (2 cores in the
+recorded run), so the study is run in parts. A candidate already in ``--results`` at the same budget and
+settings is not run again, and the next run continues with the rest. Nothing else may run beside it: the
+budget is wall-clock.
 
 The held-out sets are never trained on and are not evaluation-only sets (those never pick a model):
 200 generated minimal puzzles, 200 with 55-58 blanks and 200 with 40-48 (seeds the training stream never
@@ -29,11 +31,12 @@ import numpy as np
 
 from trm_sdk.network import TRMConfig
 from trm_sdk.tasks import get_task
-from trm_sdk.tasks.sudoku import generate
+from trm_sdk.tasks.sudoku import datasets, generate
 from trm_sdk.train import checkpoint
 from trm_sdk.train.cli import _parse_overrides  # the --set parser trm-train uses
+from trm_sdk.train.config import TrainConfig
 from trm_sdk.train.evaluate import score_file
-from trm_sdk.train.trainer import TrainConfig, Trainer
+from trm_sdk.train.trainer import Trainer
 
 # The shipped model's recipe (its first run's settings, see models/sudoku/manifest.json), which every
 # candidate starts from and changes in one respect.
@@ -172,7 +175,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=15.0)
     parser.add_argument("--only", default=",".join(CANDIDATES), help="comma-separated candidate names")
     parser.add_argument("--results", type=Path, default=Path("train/study/sudoku.json"))
-    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="the data folder [default: $TRM_DATA_DIR, else ../shared/data]",
+    )
     parser.add_argument("--work", type=Path, default=Path("runs/study"))
     parser.add_argument("--held-out", type=int, default=500, help="last rows of puzzles5 held out")
     parser.add_argument("--set-size", type=int, default=200, help="puzzles per generated held-out set")
@@ -184,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in names if n not in CANDIDATES]
     if unknown:
         parser.error(f"unknown candidates {', '.join(unknown)}; choose from {', '.join(CANDIDATES)}")
+    args.data = args.data or datasets.default_data_dir() or Path("data")
     if not (args.data / PUZZLES5).is_file():
         parser.error(f"{args.data / PUZZLES5} not found: pass --data, the folder holding sudoku/tdoku/")
     rows: list[dict[str, Any]] = json.loads(args.results.read_text()) if args.results.exists() else []

@@ -1,11 +1,13 @@
 """GPU check of the CUDA backend, in one call: agreement with the CPU backend and speed against eager PyTorch.
 
-    python scripts/gpu_check_backends.py --out OUT_DIR            # on the GPU machine, ~3-5 minutes
-    python scripts/gpu_check_backends.py --out /tmp/q --device cpu --quick   # the same code on a CPU
+    python tools/gpu_check_backends.py --out OUT_DIR            # on a CUDA GPU, ~3-5 minutes
+    python tools/gpu_check_backends.py --out /tmp/q --device cpu --quick   # the same code on a CPU
 
 Writes OUT_DIR/agreement.json, OUT_DIR/speed.json, OUT_DIR/summary.json and OUT_DIR/log.txt, and prints a
 short summary table last. Every phase checks a wall-clock budget (--budget-s, default 420 s) and skips
-what would not fit, so the script ends well inside an 8-minute window.
+what would not fit, so the script ends by a time you choose: a GPU rented or lent by the minute is not
+held longer than planned. Run it where trm-sdk is installed with its cuda extra (``pip install -e
+".[cuda]"`` in a checkout).
 """
 
 from __future__ import annotations
@@ -21,10 +23,6 @@ from typing import Any
 import numpy as np
 
 START = time.perf_counter()
-# The GPU machine runs the checkout as it is, with no install: the repository root must be importable.
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 
 def elapsed() -> float:
@@ -106,7 +104,8 @@ def speed(
     import torch
 
     from trm_sdk import recursion
-    from trm_sdk.backends.cuda import CUDABackend, load_network
+    from trm_sdk.backends.cuda import CUDABackend
+    from trm_sdk.network import load_network
 
     on_gpu = device.startswith("cuda")
     threshold = float(manifest.halting["threshold"])

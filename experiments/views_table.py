@@ -1,10 +1,12 @@
-"""The README's accuracy-against-views table, and what views do to ratings and to the fallback search.
+"""The accuracy-against-views table, and what views do to ratings and to the fallback search.
 
-    python scripts/views_table.py FILE... [--views 64] [--backend cpu] [--rank 6,10,12] [--json OUT]
+    python experiments/views_table.py FILE... [--views 64] [--backend cpu] [--rank 6,10,12] [--json OUT]
 
 One pass per file, in batches of the Solver's ``batch_size`` exactly as ``trm eval --views N
---halting-only`` runs them (so its accuracy figures are the same), recording per puzzle whether the
-answer is exact, the views it needed, its steps and its rating. From those it prints, per file:
+--no-every-step`` runs them (so its accuracy figures are the same), through
+:func:`trm_sdk.evaluation.predict_all`, which keeps the network's own output per puzzle: whether the
+answer is exact, the views it needed, its steps, its rating, and its logits. From those it prints, per
+file:
 
 - exact accuracy at each wave total (1, 4, 16, 64 views), mean views and ms per puzzle;
 - the mean rating with views (``Rating.score``), and, over the files named by ``--rank`` (indices into
@@ -26,12 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rating_correlation import average_ranks
 
-from trm_sdk import Solver
-from trm_sdk.rating import rate_solution
-from trm_sdk.solution import Prediction
-from trm_sdk.views import waves
+from trm_sdk import Solver, evaluation
+from trm_sdk.rating import rate
 
 
 def _search_nodes(solver: Solver, grid: np.ndarray, logits: np.ndarray) -> int:
@@ -39,47 +38,37 @@ def _search_nodes(solver: Solver, grid: np.ndarray, logits: np.ndarray) -> int:
 
 
 def measure(solver: Solver, path: str, views: int) -> dict[str, Any]:
-    data = solver.task.load(path)
-    assert data.solutions is not None, f"{path} has no solutions to score against"
-    seen: list[Prediction] = []
-    predict = solver._predict
+    puzzles, answers = evaluation.load_scored(solver, path)
+    done = [0]
 
-    def keep(grids: np.ndarray, choices: Any) -> Prediction:  # the Solver's own predictions, kept
-        seen.append(predict(grids, choices))
-        return seen[-1]
+    def progress(n: int) -> None:
+        done[0] += n
+        print(f"  {path}: {done[0]}/{len(puzzles)}", file=sys.stderr)
 
-    solver._predict = keep  # type: ignore[method-assign]
-    results, elapsed = [], 0.0
-    size = solver.batch_size
-    try:
-        for i in range(0, len(data.puzzles), size):
-            start = time.perf_counter()
-            results += solver.solve_batch(list(data.puzzles[i : i + size]), views=views, fallback="none")
-            elapsed += time.perf_counter() - start
-            print(f"  {path}: {min(i + size, len(data.puzzles))}/{len(data.puzzles)}", file=sys.stderr)
-    finally:
-        del solver._predict
-    exact = np.array([solver.task.is_exact(r, s) for r, s in zip(results, data.solutions, strict=True)])
-    used = np.array([r.views for r in results])
-    scores = [rate_solution(r, solver.max_steps).score for r in results]
-    totals = np.cumsum(waves(min(views, solver.task.max_views))).tolist()
+    start = time.perf_counter()
+    pred = evaluation.predict_all(solver, puzzles, progress, views=views)
+    elapsed = time.perf_counter() - start
+    exact = solver.task.exact_answers(pred.answers, puzzles, answers)
+    scores = [
+        rate(int(steps), float(conf), bool(ok), solver.max_steps, int(ran)).score
+        for steps, conf, ok, ran in zip(pred.steps, pred.confidence, pred.solved, pred.views, strict=True)
+    ]
+    read = evaluation.accuracy_by_budget(exact, pred, solver.max_steps, min(views, solver.task.max_views))
     out: dict[str, Any] = {
-        "puzzles": len(results),
-        "exact_by_views": {str(n): round(float((exact & (used <= n)).mean()), 4) for n in totals},
-        "mean_views": round(float(used.mean()), 2),
-        "mean_steps": round(float(np.mean([r.steps for r in results])), 2),
-        "ms_per_puzzle": round(1000 * elapsed / len(results), 1),
+        "puzzles": len(puzzles),
+        "exact_by_views": read["by_views"],
+        "mean_views": round(float(pred.views.mean()), 2),
+        "mean_steps": round(float(pred.steps.mean()), 2),
+        "ms_per_puzzle": round(1000 * elapsed / len(puzzles), 1),
         "mean_rating": round(float(np.mean(scores)), 4),
         "scores": [round(float(s), 5) for s in scores],
     }
-    logits = np.concatenate([p.logits for p in seen])
-    pooled = np.concatenate([p.pooled for p in seen])
-    failed = np.flatnonzero(~np.array([r.solved for r in results]))
+    failed = np.flatnonzero(~pred.solved)
     if solver.task.has_search and len(failed):
         nodes = {
-            "kept_view": [_search_nodes(solver, data.puzzles[i], logits[i]) for i in failed],
-            "pooled": [_search_nodes(solver, data.puzzles[i], pooled[i]) for i in failed],
-            "unguided": [_search_nodes(solver, data.puzzles[i], np.zeros_like(logits[i])) for i in failed],
+            "kept_view": [_search_nodes(solver, puzzles[i], pred.logits[i]) for i in failed],
+            "pooled": [_search_nodes(solver, puzzles[i], pred.pooled[i]) for i in failed],
+            "unguided": [_search_nodes(solver, puzzles[i], np.zeros_like(pred.logits[i])) for i in failed],
         }
         kept, pool = np.array(nodes["kept_view"]), np.array(nodes["pooled"])
         out["search_when_no_view_verified"] = {
@@ -112,11 +101,12 @@ def main(argv: list[str] | None = None) -> int:
             Path(args.out).write_text(json.dumps(report, indent=1))
     if args.rank:
         ranked = [args.files[int(i)] for i in args.rank.split(",")]
-        scores = np.concatenate([report["sets"][p]["scores"] for p in ranked])
-        ranks = np.concatenate([[r] * len(report["sets"][p]["scores"]) for r, p in enumerate(ranked)])
-        rho = np.corrcoef(average_ranks(scores), average_ranks(ranks.astype(float)))[0, 1]
-        report["spearman"] = {"files": ranked, "rho": round(float(rho), 4)}
-        print(f"Spearman rank correlation, score vs file rank ({', '.join(ranked)}): {rho:.3f}")
+        scores = [s for p in ranked for s in report["sets"][p]["scores"]]
+        ranks = [r for r, p in enumerate(ranked) for _ in report["sets"][p]["scores"]]
+        rho = evaluation.spearman(scores, ranks)
+        report["spearman"] = {"files": ranked, "rho": None if rho is None else round(rho, 4)}
+        value = "undefined (every puzzle got the same score)" if rho is None else f"{rho:.3f}"
+        print(f"Spearman rank correlation, score vs file rank ({', '.join(ranked)}): {value}")
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=1))
     return 0
