@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -39,7 +40,7 @@ SHIPPED = {"sudoku": ["hidden=96", "T=1", "n=2", "n_prefix=4", "multiple_of=32",
 def step_flops(trainer: Trainer) -> float:
     """FLOPs of one supervision step's forward and backward at the trainer's batch."""
     carry = trainer._new_carry(trainer._frame_cells())
-    trainer._refill(carry, [True] * trainer.cfg.batch_size)
+    trainer._refill(carry, np.ones(trainer.cfg.batch_size, dtype=bool))
     with FlopCounterMode(display=False) as counter:
         trainer._supervision_step(trainer.model, carry)
     trainer.optimizer.zero_grad(set_to_none=True)
