@@ -17,6 +17,12 @@ import pytest
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
+# Tests start Python subprocesses in the test run's working directory. In the checkout's root that
+# directory holds the trm_sdk/ source folder, which Python would import ahead of the installed package
+# (the folder lacks the models and the train/export sub-packages that the install maps in). Python 3.11's
+# PYTHONSAFEPATH keeps the working directory off their sys.path, as it is for a user of the package.
+os.environ.setdefault("PYTHONSAFEPATH", "1")
+
 
 def _missing(what: str) -> None:
     if os.environ.get("TRM_REQUIRE_DATA") == "1":

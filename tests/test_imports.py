@@ -308,7 +308,9 @@ def test_an_installed_checkout_maps_only_what_pyproject_installs() -> None:
         spec = importlib.util.find_spec(f"trm_sdk.{name}")
         assert spec is not None and spec.origin is not None, name
         installed = Path(spec.origin).resolve().parent
-        if installed.is_relative_to(ROOT):  # an editable install of this checkout: its own folder
+        if "site-packages" in installed.parts:  # a wheel: inside the installed package
+            assert installed == Path(trm_sdk.__file__).resolve().parent / name, name
+        else:  # an editable install of this checkout: its own folder
             assert installed == ROOT / folder, name
     for name in ("scripts", "tools", "tests", "examples", "experiments", "docs"):
         assert importlib.util.find_spec(f"trm_sdk.{name}") is None, name
