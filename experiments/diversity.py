@@ -28,7 +28,7 @@ import numpy as np
 
 from trm_sdk import Solver, recursion
 from trm_sdk.backends.cpu import CPUBackend, CPUState
-from trm_sdk.views import Views, apply, undo_logits
+from trm_sdk.views import Views, ViewStream, apply, undo_logits
 
 
 class NoisyStart:
@@ -67,7 +67,7 @@ def run_plan(
     S, V = tokens.shape[1], solver.manifest.model["vocab_size"]
     rows, cells, vocab, noisy = [], [], [], []
     for b in range(len(grids)):
-        drawn = task.draw_views(np.random.default_rng([seed, b]), views_per - 1) if views_per > 1 else None
+        drawn = task.draw_views(ViewStream(seed, np.array([b])), views_per - 1) if views_per > 1 else None
         for v in range(views_per):
             for k in range(states_per):
                 rows.append(b)

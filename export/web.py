@@ -1,10 +1,13 @@
 """``trm-export --format web``: a static folder that plays an exported model in a web page.
 
 The folder is self-contained, so any static file server can host it (``trm web serve`` does, locally):
-the page and its modules (``web/`` in the source tree, ``trm_sdk/web/`` installed), the model's
-``manifest.json`` and step graph, the onnxruntime-web files the page imports, and a list of puzzles
-made by the task's generator at build time. onnxruntime-web comes from ``npm ci`` on the committed
-lockfile, so every build fetches the same, integrity-checked version; nothing is fetched at run time.
+the task's page (``web/<task>.html`` and ``web/<task>-app.js`` in the source tree, ``trm_sdk/web/``
+installed, written as ``index.html`` and ``app.js``), the trm-web library it runs on (``web/lib/``, into
+``lib/``: the runtime contract, the view generator, the task modules and the Web Worker), the model's
+``manifest.json`` and step graph, the onnxruntime-web files the worker imports, and a list of puzzles
+made by the task's generator at build time. onnxruntime-web comes from ``npm ci --omit=dev`` on the
+committed lockfile, so every build fetches the same, integrity-checked version; nothing is fetched at
+run time. The same library, packed with ``npm pack web/lib``, is what a game embeds.
 
 Only the step graph travels: the page drives it step by step like the CPU backend, so the unrolled
 graph and ``weights.npz`` would be megabytes nobody loads. The manifest is copied unchanged, so the
@@ -32,9 +35,11 @@ from trm_sdk.errors import TRMError
 from trm_sdk.manifest import MANIFEST_NAME, Manifest, load_manifest
 from trm_sdk.tasks import get_task
 
-__all__ = ["PAGE_FILES", "WebBuild", "WebBuildError", "assets_dir", "build_web"]
+__all__ = ["LIB_FILES", "WebBuild", "WebBuildError", "assets_dir", "build_web", "page_files"]
 
-PAGE_FILES = ("index.html", "app.js", "trm.js", "style.css")  # the page; the task's module is added
+SHARED_FILES = ("style.css",)
+# The trm-web library (web/lib/), copied whole into lib/: the worker imports the task modules by name.
+LIB_FILES = ("index.js", "worker.js", "trm.js", "views.js", "sudoku.js", "maze.js")
 LOCK_FILES = ("package.json", "package-lock.json")
 ORT_PACKAGE = "onnxruntime-web"
 # The single-threaded wasm build and what it loads: ES module, its emscripten glue, the wasm binary.
@@ -69,9 +74,24 @@ def assets_dir() -> Path:
     """The page's source files: the package data of ``trm_sdk.web`` (the top-level ``web/`` folder, which
     ``pyproject.toml`` installs under that name in a wheel and in an editable install alike)."""
     folder = files("trm_sdk.web")
-    if not isinstance(folder, Path) or not (folder / "index.html").is_file():
+    if not isinstance(folder, Path) or not all((folder / "lib" / name).is_file() for name in LIB_FILES):
         raise WebBuildError(f"the web page's files are missing from {folder}: reinstall trm-sdk")
     return folder
+
+
+def page_files(assets: Path, task: str) -> dict[str, Path]:
+    """The page for ``task``'s models: built name -> source file. Refused if the task has no page."""
+    pages = {
+        "index.html": assets / f"{task}.html",
+        "app.js": assets / f"{task}-app.js",
+        **{name: assets / name for name in SHARED_FILES},
+    }
+    if not all(path.is_file() for path in pages.values()):
+        have = sorted(p.stem for p in assets.glob("*.html") if (assets / f"{p.stem}-app.js").is_file())
+        raise WebBuildError(
+            f"there is no web page for {task} models yet (pages exist for: {', '.join(have)})"
+        )
+    return pages
 
 
 def _npm() -> str:
@@ -89,7 +109,7 @@ def _npm_ci(assets: Path, progress: Callable[[str], None]) -> tuple[Path, Path, 
     for name in LOCK_FILES:
         shutil.copyfile(assets / name, root / name)
     progress(f"npm ci: {ORT_PACKAGE} from {assets / 'package-lock.json'}")
-    command = [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"]
+    command = [npm, "ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"]
     try:
         done = subprocess.run(
             command, cwd=root, capture_output=True, text=True, timeout=NPM_TIMEOUT_S, check=False
@@ -162,21 +182,16 @@ def build_web(
     """Write the static web folder for the model in ``model_dir`` into ``out``.
 
     The model is checked as a Solver would check it (schema and every file's sha256) before anything is
-    written, and the page must exist for its task (``web/<task>.js``).
+    written, and the page must exist for its task (``web/<task>.html`` and ``web/<task>-app.js``).
     """
     started = time.perf_counter()
     manifest = load_manifest(model_dir)
     assets = assets_dir()
-    task_module = assets / f"{manifest.task}.js"
-    if not task_module.is_file():
-        pages = sorted(p.stem for p in assets.glob("*.js") if p.name not in PAGE_FILES)
-        raise WebBuildError(
-            f"there is no web page for {manifest.task} models yet (pages exist for: {', '.join(pages)})"
-        )
+    pages = page_files(assets, manifest.task)
     _npm()  # before anything is written
     final, out = out, _prepare_out(out)
     try:
-        built = _fill(out, manifest, assets, task_module, puzzles_per_level, seed, progress)
+        built = _fill(out, manifest, assets, pages, puzzles_per_level, seed, progress)
         _put_in_place(out, final)
     except BaseException:
         shutil.rmtree(out, ignore_errors=True)
@@ -189,7 +204,7 @@ def _fill(
     out: Path,
     manifest: Manifest,
     assets: Path,
-    task_module: Path,
+    pages: dict[str, Path],
     puzzles_per_level: int,
     seed: int,
     progress: Callable[[str], None],
@@ -203,8 +218,11 @@ def _fill(
             shutil.copyfile(package / "dist" / name, ort_out / name)
     finally:
         shutil.rmtree(npm_root, ignore_errors=True)
-    for name in (*PAGE_FILES, task_module.name):
-        shutil.copyfile(assets / name, out / name)
+    for name, source in pages.items():
+        shutil.copyfile(source, out / name)
+    (out / "lib").mkdir()
+    for name in LIB_FILES:
+        shutil.copyfile(assets / "lib" / name, out / "lib" / name)
     model_out = out / "model"
     model_out.mkdir(exist_ok=True)
     shutil.copyfile(manifest.directory / MANIFEST_NAME, model_out / MANIFEST_NAME)

@@ -87,3 +87,24 @@ def test_bucket_sizes() -> None:
     assert bucket_size(2048) == 2048 and bucket_size(1537) == 2048 and bucket_size(1536) == 1536
     with pytest.raises(ValueError):
         bucket_size(0)
+
+
+def test_auto_hands_the_cpu_backend_its_engine_and_the_gpus_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert backends._options_for("cpu", {"engine": "onnxruntime", "precision": "fp16"}) == {
+        "engine": "onnxruntime"
+    }
+    assert backends._options_for("cpu", {"precision": "bf16"}) == {"precision": "bf16"}
+    assert backends._options_for("cuda", {"engine": "openvino", "precision": "fp16"}) == {"precision": "fp16"}
+    if backends.availability("cuda") is None or backends.availability("tensorrt") is None:
+        pytest.skip("a GPU backend runs here, so auto picks it")
+    chosen = backends.create("auto", load_manifest(SHIPPED), 1, engine="onnxruntime")
+    assert isinstance(chosen, backends.CPUBackend) and chosen.engine == "onnxruntime fp32"
+
+
+def test_default_threads_are_the_cores_up_to_eight(monkeypatch: pytest.MonkeyPatch) -> None:
+    from trm_sdk.backends import cpu
+
+    for cores, threads in ((1, 1), (2, 2), (4, 4), (16, 8), (None, 1)):
+        monkeypatch.setattr(cpu.os, "cpu_count", lambda cores=cores: cores)
+        assert cpu.default_threads() == threads, cores
+    assert backends.create("cpu", load_manifest(SHIPPED)).threads == cpu.default_threads()

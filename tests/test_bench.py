@@ -154,3 +154,39 @@ def test_benchmark_reports_the_work_it_announced(tiny_model_dir: Path, tmp_path:
     }
     assert [b["backend"] for b in report["backends"]] == names and report["backends"][0]["available"]
     assert all(not b["available"] and b["reason"] for b in report["backends"][1:])
+
+
+def test_the_cpu_backend_is_measured_once_per_engine_side_by_side(tiny_model_dir: Path) -> None:
+    from trm_sdk.backends import cpu_engines
+
+    samples = [bench.generated_sample(SUDOKU, "easy", "easy", 2, 1)]
+    assert bench.configurations(["tensorrt", "cpu"], ["auto", "onnxruntime"]) == [
+        ("tensorrt", None),
+        ("cpu", "auto"),
+        ("cpu", "onnxruntime"),
+    ]
+    report = bench.benchmark(
+        ["cpu"], samples, [2], 1, views=(0, 0), engines=bench.CPU_ENGINES, model=tiny_model_dir
+    )
+    rows = {b["engine"]: b for b in report["backends"]}
+    assert list(rows) == ["auto", "onnxruntime", "openvino"]
+    assert rows["onnxruntime"]["available"] and rows["onnxruntime"]["engines"] == "onnxruntime fp32"
+    assert rows["auto"]["engines"].startswith("onnxruntime fp32")  # the summary of what auto runs here
+    if cpu_engines.openvino_version() is None:
+        assert not rows["openvino"]["available"] and "trm-sdk[openvino]" in rows["openvino"]["reason"]
+    else:
+        assert rows["openvino"]["available"] and rows["openvino"]["engines"].startswith("openvino ")
+    with pytest.raises(ValueError, match="engine must be one of"):
+        bench.benchmark(["cpu"], samples, [2], 1, engines=["tvm"], model=tiny_model_dir)
+
+
+def test_trm_bench_names_each_cpu_engine_it_measures(tiny_model_dir: Path) -> None:
+    from click.testing import CliRunner
+
+    from trm_sdk.cli import main
+
+    args = ["bench", "--backend", "cpu", "--engine", "onnxruntime", "--engine", "auto", "--model"]
+    args += [str(tiny_model_dir), "--count", "2", "--latency-runs", "1", "--batch-sizes", "2"]
+    result = CliRunner().invoke(main, [*args, "--views-table", "0", "-q"])
+    assert result.exit_code == 0, result.output
+    assert "cpu/onnxruntime  runs onnxruntime fp32" in result.output and "cpu/auto" in result.output

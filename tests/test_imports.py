@@ -290,12 +290,13 @@ def test_package_data_is_found_through_the_installed_package_names() -> None:
     from importlib.resources import files
 
     from trm_sdk import shipped
-    from trm_sdk.export.web import PAGE_FILES, assets_dir
+    from trm_sdk.export.web import LIB_FILES, assets_dir, page_files
 
     models = Path(str(files("trm_sdk.models")))
     assert shipped.models_root() == models
     assert all((models / task / "manifest.json").is_file() for task in shipped.available())
-    assert all((assets_dir() / name).is_file() for name in PAGE_FILES)
+    assert all((assets_dir() / "lib" / name).is_file() for name in LIB_FILES)
+    assert all(page_files(assets_dir(), task) for task in shipped.available())  # raises where one is missing
 
 
 @checkout

@@ -33,6 +33,7 @@ def test_the_fields_are_the_per_call_choices_and_default_to_none() -> None:
         "seed",
         "fallback",
         "search_time_limit",
+        "time_budget",
     ]
     assert all(v is None for v in dataclasses.asdict(SolveOptions()).values())
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -101,6 +102,7 @@ def test_merged_over_fills_only_what_is_unset() -> None:
         "seed": 0,
         "fallback": "none",
         "search_time_limit": 10.0,
+        "time_budget": float("inf"),
     }
 
 

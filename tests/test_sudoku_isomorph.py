@@ -6,14 +6,14 @@ import numpy as np
 
 from trm_sdk.tasks import get_task
 from trm_sdk.tasks.sudoku import codec, datasets, generate, isomorph
-from trm_sdk.views import apply
+from trm_sdk.views import ViewStream, apply
 
 SUDOKU = get_task("sudoku")
 
 
 def _copies(grid: np.ndarray, n: int, seed: int) -> np.ndarray:
     """``n`` relabelled, permuted and transposed copies of ``grid``, drawn as views are."""
-    views = SUDOKU.draw_views(np.random.default_rng(seed), n)
+    views = SUDOKU.draw_views(ViewStream(seed), n)
     seen = apply(np.repeat(codec.encode(grid), len(views), axis=0), views)
     return np.where(seen == codec.BLANK, 0, seen - codec.DIGIT_OFFSET).astype(np.int8).reshape(-1, 9, 9)
 

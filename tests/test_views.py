@@ -34,7 +34,7 @@ def _pairs(task, n: int, level: str, seed: int) -> tuple[np.ndarray, np.ndarray]
 def test_a_view_maps_back_exactly_and_keeps_solutions_valid(task, level: str, seed: int) -> None:
     puzzles, answers = _pairs(task, 3, level, seed)
     n = min(6, task.max_views - 1)
-    drawn = task.draw_views(np.random.default_rng(seed), n)
+    drawn = task.draw_views(views.ViewStream(seed), n)
     for k in range(n):
         v = drawn[np.full(3, k)]
         seen_p = views.apply(task.encode(puzzles), v)
@@ -54,15 +54,15 @@ def test_a_view_maps_back_exactly_and_keeps_solutions_valid(task, level: str, se
 
 
 def test_views_are_distinct_and_never_the_puzzle_as_given() -> None:
-    drawn = SUDOKU.draw_views(np.random.default_rng(0), 200)
+    drawn = SUDOKU.draw_views(views.ViewStream(0), 200)
     keys = {c.tobytes() + t.tobytes() for c, t in zip(drawn.cells, drawn.tokens, strict=True)}
     assert len(keys) == 200
     assert np.arange(81).tobytes() + np.arange(11).tobytes() not in keys  # the puzzle as given
     assert (drawn.tokens[:, :2] == [0, 1]).all()  # pad and blank stay what they are
-    mazes = MAZE.draw_views(np.random.default_rng(0), 7)
+    mazes = MAZE.draw_views(views.ViewStream(0), 7)
     assert len({c.tobytes() for c in mazes.cells}) == 7 and not (mazes.cells == np.arange(900)).all(1).any()
     with pytest.raises(ValueError):
-        MAZE.draw_views(np.random.default_rng(0), 8)
+        MAZE.draw_views(views.ViewStream(0), 8)
 
 
 def test_the_same_seed_and_puzzle_give_the_same_views() -> None:
@@ -97,7 +97,7 @@ class _Scripted:
         q = np.arange(n, dtype=np.float32)
         return logits, q, np.full(n, 3)
 
-    def draw(self, rng: np.random.Generator, n: int) -> views.Views:
+    def draw(self, rng: views.ViewStream, n: int) -> views.Views:
         return SUDOKU.draw_views(rng, n)
 
 
@@ -258,7 +258,7 @@ def test_views_need_a_task_with_symmetries() -> None:
     from trm_sdk.tasks.base import Task
 
     with pytest.raises(TRMError, match="no views"):
-        Task.draw_views(SUDOKU, np.random.default_rng(0), 1)
+        Task.draw_views(SUDOKU, views.ViewStream(0), 1)
 
 
 def test_one_view_is_exactly_the_single_pass(tiny_model_dir: Path) -> None:

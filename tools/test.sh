@@ -5,10 +5,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install -q --upgrade pip
 python -m pip install -q "torch==2.13.0"
-python -m pip install -q ".[train,export,dev,docs]"
+# [openvino] too, so the CPU backend's OpenVINO engine is checked in CI (f32 answers on any CPU; bf16 where
+# the runner's CPU has it natively).
+python -m pip install -q ".[train,export,dev,docs,openvino]"
 ruff check .
 ruff format --check .
 mypy
+# The web library's JavaScript, type-checked (tsc --checkJs with web/tsconfig.json; TypeScript from the
+# lockfile). Where npm is missing this is skipped, as the browser tests are; .ci/run installs it.
+if command -v npm >/dev/null; then
+    (cd web && npm ci --no-audit --no-fund --loglevel=error && npm run --silent check)
+fi
 # Run against the installed package, as users get it: plain `pytest` (not `python -m pytest`)
 # keeps the source tree off sys.path.
 pytest -q -p no:cacheprovider --import-mode=importlib "$@"

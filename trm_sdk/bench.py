@@ -3,7 +3,8 @@
 Latency is measured one puzzle at a time (an app asking for a hint), throughput one large batch at a
 time (a server, or a level pack generated offline); both with halting and with every supervision step,
 because halting is where TRM's speed on easy puzzles comes from. The samples are generated with fixed
-seeds unless files are given, so two machines can be compared on the same puzzles.
+seeds unless files are given, so two machines can be compared on the same puzzles. The CPU backend is
+measured once per engine asked for (``auto``, ``onnxruntime``, ``openvino``), side by side.
 """
 
 from __future__ import annotations
@@ -17,17 +18,21 @@ from typing import Any
 import numpy as np
 
 from . import backends
+from .backends import cpu_engines
+from .errors import BackendUnavailableError
 from .evaluation import MODES
 from .solver import Solver
 from .tasks import Task
 from .views import waves
 
 __all__ = [
+    "CPU_ENGINES",
     "MODES",
     "Sample",
     "backend_work",
     "batch_puzzles",
     "benchmark",
+    "configurations",
     "generated_sample",
     "measure_backend",
     "sample",
@@ -35,6 +40,23 @@ __all__ = [
 ]
 
 Progress = Callable[[int], None]  # called with the number of puzzles just finished
+CPU_ENGINES = ("auto", *cpu_engines.ENGINES)  # the CPU backend's engines the bench can compare
+
+
+def configurations(backend_names: Sequence[str], engines: Sequence[str]) -> list[tuple[str, str | None]]:
+    """(backend, engine) pairs to measure: the CPU backend once per engine, every other backend once."""
+    return [(name, engine) for name in backend_names for engine in (engines if name == "cpu" else [None])]
+
+
+def unavailable(backend: str, engine: str | None) -> str | None:
+    """Why a (backend, engine) pair cannot run here, or None."""
+    reason = backends.availability(backend)
+    if reason is None and engine not in (None, "auto"):
+        try:
+            cpu_engines.plan(engine)
+        except BackendUnavailableError as exc:
+            reason = str(exc)
+    return reason
 
 
 @dataclass(frozen=True)
@@ -173,17 +195,23 @@ def benchmark(
     latency_runs: int,
     progress: Progress = lambda n: None,
     views: tuple[int, int] = (0, 0),
+    engines: Sequence[str] = ("auto",),
     **solver_options: Any,
 ) -> dict[str, Any]:
-    """``trm bench``'s report: the samples, and :func:`measure_backend` on each backend named (an
-    unavailable one is listed with the reason)."""
+    """``trm bench``'s report: the samples, and :func:`measure_backend` on each backend named, the CPU
+    backend once per engine in ``engines`` (an unavailable one is listed with the reason)."""
     if not batch_sizes or min(batch_sizes) < 1:
         raise ValueError("the bench needs at least one positive batch size")
+    for engine in engines:
+        if engine not in CPU_ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(CPU_ENGINES)}, got {engine!r}")
     return {
         "samples": {s.name: {"source": s.source, "puzzles": len(s.puzzles)} for s in samples},
         "backends": [
-            measure_backend(name, samples, batch_sizes, latency_runs, progress, views, **solver_options)
-            for name in backend_names
+            measure_backend(
+                name, samples, batch_sizes, latency_runs, progress, views, engine=engine, **solver_options
+            )
+            for name, engine in configurations(backend_names, engines)
         ],
     }
 
@@ -195,6 +223,7 @@ def measure_backend(
     latency_runs: int,
     progress: Progress = lambda n: None,
     views: tuple[int, int] = (0, 0),
+    engine: str | None = None,
     **solver_options: Any,
 ) -> dict[str, Any]:
     """Per sample, batch-1 latency and time per puzzle at each batch size, on one backend, with halting
@@ -202,15 +231,20 @@ def measure_backend(
     and time against the number of views on the first ``puzzles`` of each sample.
 
     Easy and hard puzzles are timed apart: with views a hard puzzle can cost a hundred easy ones, and a
-    mixed figure would hide both.
+    mixed figure would hide both. ``engine`` (the CPU backend only): "auto" or None, "onnxruntime",
+    "openvino"; the report names it, and the engines it ran (``engines``).
     """
-    if backends.availability(backend) is not None:
-        return {"backend": backend, "available": False, "reason": backends.availability(backend)}
-    solver = Solver(backend=backend, **solver_options)
+    label = {} if engine is None else {"engine": engine}
+    reason = unavailable(backend, engine)
+    if reason is not None:
+        return {"backend": backend, **label, "available": False, "reason": reason}
+    solver = Solver(backend=backend, engine=None if engine == "auto" else engine, **solver_options)
     for choices in MODES.values():  # the first call pays for lazy initialisation; keep it out
         solver.solve(samples[0].puzzles[0], **choices)
     out: dict[str, Any] = {
         "backend": solver.backend,
+        **label,
+        "engines": solver.engine,
         "available": True,
         "max_steps": solver.max_steps,
         "views": solver.views,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "CHUNK_ROWS",
+    "DEFAULT_THREADS",
     "MAX_BATCH_SIZE",
     "MAX_HIDDEN",
     "MAX_INPUT_BYTES",
@@ -17,6 +18,7 @@ __all__ = [
     "MAX_SEQ_LEN",
     "MAX_STEPS",
     "MAX_THREADS",
+    "MAX_TIME_BUDGET",
     "MAX_VIEWS",
 ]
 
@@ -25,6 +27,13 @@ MAX_BATCH_SIZE = 65536  # puzzles per batch; the backends run at most CHUNK_ROWS
 MAX_THREADS = 256  # CPU threads for ONNX Runtime (each is an OS thread)
 MAX_SEARCH_SECONDS = 86400.0  # the exact search's time limit per puzzle: one day
 MAX_VIEWS = 1024  # views per puzzle (trm_sdk.views); each view is a whole recursion
+MAX_TIME_BUDGET = 86400.0  # a call's time budget (SolveOptions.time_budget): one day
+
+# The CPU backend's threads when none are asked for: the machine's cores, at most this many. Measured on a
+# 2-core AMD EPYC with AVX512_BF16, nearly idle (docs/lab-notes/timings.md): 2 threads beat 1 by 1.2-1.4x
+# at batch 1 and 1.65-1.76x at batch 64, on either engine. (With the other core busy, 1 thread was faster:
+# pass threads=1 on a machine whose cores are taken.)
+DEFAULT_THREADS = 8
 
 # The CPU backend runs the step graph on at most this many rows at once, so its working memory (about
 # 1.6 MB a row for the shipped Sudoku model, so about 400 MB) stays bounded whatever the batch size.

@@ -5,7 +5,8 @@ The Solver's constructor and methods take these as keywords (``solve(p, max_step
 manifest records its own defaults for some of them. Every field defaults to None, which means "not chosen
 here": the Solver fills it from its own defaults, which come from the model's manifest (max_steps,
 halt_threshold, stop_on_verified, views) or from :data:`LIBRARY_DEFAULTS` (fallback, search_time_limit,
-seed). Adding a field here adds the keyword, the attribute on the Solver and the command-line flag.
+seed, time_budget). Adding a field here adds the keyword, the attribute on the Solver and the command-line
+flag.
 
 Each field's metadata holds its check (used for every value, wherever it comes from), its command-line help,
 and its click type as a function of the click module, so that importing the library never imports click.
@@ -13,6 +14,7 @@ and its click type as a function of the click module, so that importing the libr
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -20,7 +22,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from .errors import ModelError
-from .limits import MAX_SEARCH_SECONDS, MAX_STEPS, MAX_VIEWS
+from .limits import MAX_SEARCH_SECONDS, MAX_STEPS, MAX_TIME_BUDGET, MAX_VIEWS
 
 if TYPE_CHECKING:
     from .manifest import Manifest
@@ -69,6 +71,20 @@ def _check_seconds(name: str, value: Any) -> float:
     ):
         raise ValueError(
             f"{name} must be a number of seconds above 0 and at most {MAX_SEARCH_SECONDS:g}, got {value!r}"
+        )
+    return float(value)
+
+
+def _check_budget(name: str, value: Any) -> float:
+    """Seconds above 0 and at most MAX_TIME_BUDGET, or infinity: no budget."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not (0 < float(value) <= MAX_TIME_BUDGET or float(value) == math.inf)
+    ):
+        raise ValueError(
+            f"{name} must be a number of seconds above 0 and at most {MAX_TIME_BUDGET:g}, or inf for no "
+            f"budget, got {value!r}"
         )
     return float(value)
 
@@ -151,6 +167,20 @@ class SolveOptions:
     """Seconds the exact search may spend on one puzzle (``fallback="search"``); a puzzle it cannot
     settle in time is reported with ``status="search_timeout"`` (default 10)."""
 
+    time_budget: float | None = _choice(
+        _check_budget,
+        "Seconds one call may take (inf: no budget); waves of views stop starting when they would overrun "
+        "it, and the best answer so far comes back.",
+        lambda click: click.FloatRange(min=0.0, min_open=True),
+    )
+    """Seconds one call may take, for callers with a frame to keep (default ``inf``: no budget). A wave of
+    views starts only if its first step is expected to end within the budget, and a running wave ends at
+    the first step past it, each puzzle keeping the best answer it has; ``solved`` still says whether that
+    answer verifies. The first step of every puzzle always runs, so a call overruns its budget by at most
+    about one step. A batch call shares the budget: its chunks of ``batch_size`` puzzles get equal shares,
+    and time one chunk leaves goes to the next. With ``fallback="search"`` the search gets what is left of
+    the budget (and at most ``search_time_limit``)."""
+
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
@@ -206,9 +236,9 @@ class SolveOptions:
             raise ModelError(f"{manifest.directory}/manifest.json: {exc}") from exc
 
 
-LIBRARY_DEFAULTS = SolveOptions(fallback="none", search_time_limit=10.0, seed=0)
+LIBRARY_DEFAULTS = SolveOptions(fallback="none", search_time_limit=10.0, seed=0, time_budget=math.inf)
 """The defaults no manifest records, the library's own: the pure network, 10 s of search per puzzle when
-the search is asked for, and the first draw of views."""
+the search is asked for, the first draw of views, and no time budget."""
 
 EVERY_STEP = SolveOptions(halt_threshold=1.0, stop_on_verified=False)
 """The paper's evaluation: every puzzle runs ``max_steps`` steps and is read at the last, with neither the

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -48,17 +50,19 @@ class Solver:
 
     ``backend`` is "auto" (TensorRT, else CUDA, else CPU), or "cpu", "cuda", "tensorrt" explicitly; an
     explicit backend that cannot run raises BackendUnavailableError. ``model`` is an exported model
-    directory (default: the model shipped for ``task``). ``threads`` and ``precision`` ("fp32", "fp16",
-    "bf16"; the GPU backends only) shape the loaded runtime, so they are fixed here; ``batch_size`` is how
-    many puzzles ``solve_batch`` runs at once.
+    directory (default: the model shipped for ``task``). ``threads``, ``precision`` ("fp32", "fp16",
+    "bf16"; the CPU backend runs fp32, or bf16 through OpenVINO) and ``engine`` (the CPU backend's:
+    None picks, "onnxruntime" or "openvino"; see :mod:`trm_sdk.backends.cpu_engines`) shape the loaded
+    runtime, so they are fixed here; ``batch_size`` is how many puzzles ``solve_batch`` runs at once.
 
     The per-call choices are :class:`~trm_sdk.options.SolveOptions`' fields (max_steps, halt_threshold,
-    stop_on_verified, views, seed, fallback, search_time_limit; each documented there). Given here, as
-    ``options=`` or as keywords (``Solver("sudoku", views=4)``), they become this Solver's defaults, which
-    every call can override the same way (``solve(p, max_steps=2)``, ``solve(p, EVERY_STEP)``); keywords
-    win over ``options``. What neither gives comes from the model's manifest, else from
-    :data:`~trm_sdk.options.LIBRARY_DEFAULTS`. The result is ``solver.options``, every field set; each
-    field also reads as an attribute (``solver.max_steps``; ``solver.fallback`` is None for "none").
+    stop_on_verified, views, seed, fallback, search_time_limit, time_budget; each documented there). Given
+    here, as ``options=`` or as keywords (``Solver("sudoku", views=4)``), they become this Solver's
+    defaults, which every call can override the same way (``solve(p, max_steps=2)``,
+    ``solve(p, EVERY_STEP)``); keywords win over ``options``. What neither gives comes from the model's
+    manifest, else from :data:`~trm_sdk.options.LIBRARY_DEFAULTS`. The result is ``solver.options``,
+    every field set; each field also reads as an attribute (``solver.max_steps``; ``solver.fallback`` is
+    None for "none").
     """
 
     options: SolveOptions  # the defaults of every call, every field set
@@ -72,6 +76,7 @@ class Solver:
         threads: int | None = None,
         batch_size: int = 256,
         precision: str | None = None,
+        engine: str | None = None,
         options: SolveOptions | None = None,
         **choices: Any,
     ) -> None:
@@ -88,9 +93,13 @@ class Solver:
         )
         if precision is not None and precision not in PRECISIONS:
             raise ValueError(f"precision must be None or one of {', '.join(PRECISIONS)}, got {precision!r}")
-        if backend == "cpu" and precision not in (None, "fp32"):
-            raise ValueError("the cpu backend runs in fp32 only; precision applies to 'cuda' and 'tensorrt'")
-        loading = {} if precision is None or backend == "cpu" else {"precision": precision}
+        if backend == "cpu" and precision not in (None, "fp32", "bf16"):
+            raise ValueError("the cpu backend runs in fp32, or bf16 through OpenVINO; fp16 is for the GPUs")
+        if engine is not None and backend not in ("auto", "cpu"):
+            raise ValueError(f"engine chooses among the cpu backend's engines; backend {backend!r} has none")
+        loading: dict[str, Any] = {} if precision is None else {"precision": precision}
+        if engine is not None:
+            loading["engine"] = engine
         self._backend: backends.Backend = backends.create(backend, self.manifest, threads, **loading)
         log.info("trm_sdk: %s model %s on backend %s", task, self.manifest.directory, self._backend.name)
 
@@ -142,14 +151,21 @@ class Solver:
         """The runtime that runs this solver's puzzles: "cpu", "cuda" or "tensorrt"."""
         return self._backend.name
 
+    @property
+    def engine(self) -> str:
+        """What runs each step, in words: the CPU backend's engines and precisions ("onnxruntime fp32",
+        "onnxruntime fp32 + openvino bf16 from 2 rows"), or the backend's name."""
+        return str(getattr(self._backend, "engine", self._backend.name))
+
     def solve(self, puzzle: Any, options: SolveOptions | None = None, **choices: Any) -> Solution:
         """Solve one puzzle (any form the task accepts); raises InvalidPuzzleError for bad input.
 
         ``options`` and the keywords ``choices`` (SolveOptions' fields) override this Solver's defaults
         for this call only; ``fallback="none"`` turns off a Solver's search.
         """
+        start = time.perf_counter()
         opts = self._chosen("solve()", options, choices).merged_over(self.options)
-        return self._solve_parsed([self.task.parse(puzzle)], opts)[0]
+        return self._solve_parsed([self.task.parse(puzzle)], opts, _deadline(start, opts))[0]
 
     def solve_batch(
         self,
@@ -162,14 +178,20 @@ class Solver:
         """Solve many puzzles in batches of ``batch_size``; results come back in input order.
 
         Every puzzle is parsed before any is solved, so one bad entry fails fast and names its index.
-        ``options`` and ``choices`` as for :meth:`solve`.
+        ``options`` and ``choices`` as for :meth:`solve`. A ``time_budget`` is the whole call's: each
+        batch may run until its share of it has passed (batch k of n: k/n of the budget from the start),
+        so time an easy batch leaves goes to the next, and the last batch is not starved by the first.
         """
+        began = time.perf_counter()
         opts = self._chosen("solve_batch()", options, choices).merged_over(self.options)
         size = self.batch_size if batch_size is None else check_int("batch_size", batch_size, MAX_BATCH_SIZE)
         parsed = self._parse_all(puzzles)
         results: list[Solution] = []
+        budget = _set(opts.time_budget)
         for start in range(0, len(parsed), size):
-            results.extend(self._solve_parsed(parsed[start : start + size], opts))
+            end = min(start + size, len(parsed))
+            deadline = None if budget == math.inf else began + budget * end / len(parsed)
+            results.extend(self._solve_parsed(parsed[start:end], opts, deadline))
         return results
 
     def predict(
@@ -181,11 +203,12 @@ class Solver:
         ``choices`` as for :meth:`solve`, but there is no search to choose: ``options``' fallback is not
         used, and ``fallback`` or ``search_time_limit`` as a keyword is a TypeError.
         """
+        start = time.perf_counter()
         opts = self._chosen("predict()", options, choices, _NO_SEARCH).merged_over(self.options)
         parsed = self._parse_all(puzzles)
         if not parsed:
             raise InvalidPuzzleError("predict needs at least one puzzle")
-        return self._predict(np.stack(parsed), opts)
+        return self._predict(np.stack(parsed), opts, _deadline(start, opts))
 
     def hint(self, puzzle: Any, options: SolveOptions | None = None, **choices: Any) -> Hint:
         """The next cell to reveal: the empty cell the network is surest of (see :class:`Hint`).
@@ -195,12 +218,14 @@ class Solver:
         digit that does not clash with the givens. A verified answer from any view counts. ``options``
         and ``choices`` as for :meth:`solve`.
         """
+        start = time.perf_counter()
         opts = self._chosen("hint()", options, choices).merged_over(self.options)
         grids = self.task.parse(puzzle)[None]
-        pred = self._predict(grids, opts)
+        deadline = _deadline(start, opts)
+        pred = self._predict(grids, opts, deadline)
         answer = pred.answers[0] if pred.solved[0] else None
         if answer is None and opts.fallback == "search":
-            answer = self.task.search(grids[0], pred.logits[0], _set(opts.search_time_limit)).answer
+            answer = self.task.search(grids[0], pred.logits[0], _search_limit(opts, deadline)).answer
         return self.task.hint(grids[0], pred.logits[0], answer)
 
     def rate(self, puzzle: Any, options: SolveOptions | None = None, **choices: Any) -> Rating:
@@ -209,9 +234,10 @@ class Solver:
         (docs: How it solves, "Difficulty ratings"). ``options`` and ``choices`` as for :meth:`predict`:
         the rating is the network's alone.
         """
+        start = time.perf_counter()
         chosen = self._chosen("rate()", options, choices, _NO_SEARCH)
         opts = dataclasses.replace(chosen.merged_over(self.options), fallback="none")
-        r = self._solve_parsed([self.task.parse(puzzle)], opts)[0]
+        r = self._solve_parsed([self.task.parse(puzzle)], opts, _deadline(start, opts))[0]
         return rating.rate_solution(r, _set(opts.max_steps))
 
     def _parse_all(self, puzzles: Iterable[Any]) -> list[np.ndarray]:
@@ -235,7 +261,7 @@ class Solver:
                 raise InvalidPuzzleError(f"puzzle #{i}: {exc}") from exc
         return parsed
 
-    def _predict(self, grids: np.ndarray, opts: SolveOptions) -> Prediction:
+    def _predict(self, grids: np.ndarray, opts: SolveOptions, deadline: float | None = None) -> Prediction:
         def recurse(
             tokens: np.ndarray, stop: recursion.Stop | None
         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -267,6 +293,7 @@ class Solver:
             verify,
             self.task.draw_views,
             stop_on_verified=_set(opts.stop_on_verified),
+            deadline=deadline,
         )
         return Prediction(
             answers=self.task.decode(run.logits),
@@ -279,17 +306,21 @@ class Solver:
             pooled=run.pooled,
         )
 
-    def _solve_parsed(self, parsed: Sequence[np.ndarray], opts: SolveOptions) -> list[Solution]:
+    def _solve_parsed(
+        self, parsed: Sequence[np.ndarray], opts: SolveOptions, deadline: float | None = None
+    ) -> list[Solution]:
         if not parsed:
             return []
         grids = np.stack(parsed)
-        pred = self._predict(grids, opts)
+        pred = self._predict(grids, opts, deadline)
         results = []
         for i in range(len(grids)):
             fields: dict[str, Any] = {"grid": pred.answers[i], "solved": bool(pred.solved[i])}
             if opts.fallback == "search":
                 fields.update(
-                    self._finish(grids[i], pred.logits[i], pred.answers[i], bool(pred.solved[i]), opts)
+                    self._finish(
+                        grids[i], pred.logits[i], pred.answers[i], bool(pred.solved[i]), opts, deadline
+                    )
                 )
             fields.update(self.task.details(fields["grid"], grids[i]))  # may reshape grid (maze padding)
             fields["grid_text"] = self.task.format(fields["grid"])
@@ -307,10 +338,16 @@ class Solver:
         return results
 
     def _finish(
-        self, grid: np.ndarray, logits: np.ndarray, answer: np.ndarray, ok: bool, opts: SolveOptions
+        self,
+        grid: np.ndarray,
+        logits: np.ndarray,
+        answer: np.ndarray,
+        ok: bool,
+        opts: SolveOptions,
+        deadline: float | None = None,
     ) -> dict[str, Any]:
         """The exact search's verdict on one puzzle; a verified network answer is kept, not replaced."""
-        outcome = self.task.search(grid, logits, _set(opts.search_time_limit))
+        outcome = self.task.search(grid, logits, _search_limit(opts, deadline))
         fields: dict[str, Any] = {"status": outcome.status, "search_nodes": outcome.nodes}
         if ok:  # the search only adds whether the puzzle has other solutions
             if outcome.status != "multiple_solutions":
@@ -327,6 +364,24 @@ class Solver:
             f"max_steps={self.max_steps}, halt_threshold={self.halt_threshold}, "
             f"stop_on_verified={self.stop_on_verified}, fallback={self.fallback!r})"
         )
+
+
+def _deadline(start: float, opts: SolveOptions) -> float | None:
+    """When a call that began at ``start`` must be done (a ``time.perf_counter`` time); None: no budget."""
+    budget = _set(opts.time_budget)
+    return None if budget == math.inf else start + budget
+
+
+# The least the search gets once a budget is spent: it then reports "search_timeout" at once, honestly.
+_LEAST_SEARCH_SECONDS = 1e-3
+
+
+def _search_limit(opts: SolveOptions, deadline: float | None) -> float:
+    """The search's time limit for one puzzle: ``search_time_limit``, and no more than the budget left."""
+    limit = _set(opts.search_time_limit)
+    if deadline is None:
+        return limit
+    return min(limit, max(deadline - time.perf_counter(), _LEAST_SEARCH_SECONDS))
 
 
 def _offset(stop: recursion.Stop, first: int) -> recursion.Stop:

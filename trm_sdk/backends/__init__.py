@@ -51,15 +51,17 @@ def install_hint(name: str) -> str:
 def create(name: str, manifest: Manifest, threads: int | None = None, **options: Any) -> Backend:
     """Build the backend ``name`` ("auto" picks the first available of TensorRT, CUDA, CPU).
 
-    ``options`` go to the backend's constructor (e.g. ``precision`` for the GPU backends).
+    ``options`` go to the backend's constructor (``precision``; ``engine`` for the CPU backend). Under
+    "auto", each candidate gets those it takes: the CPU backend an engine, and a precision it runs (fp32,
+    bf16); the GPU backends no engine.
     """
     if name == "auto":
         reasons = {}
         for candidate in BACKENDS:
             reason = availability(candidate)
             if reason is None:
-                try:  # options meant for the GPU backends do not apply to the CPU one
-                    return create(candidate, manifest, threads, **(options if candidate != "cpu" else {}))
+                try:
+                    return create(candidate, manifest, threads, **_options_for(candidate, options))
                 except BackendUnavailableError as exc:  # e.g. a TensorRT build that fails on this GPU
                     log.warning("trm_sdk: backend %s could not start, trying the next: %s", candidate, exc)
                     reason = str(exc)
@@ -71,3 +73,15 @@ def create(name: str, manifest: Manifest, threads: int | None = None, **options:
     if reason is not None:
         raise BackendUnavailableError(f"backend {name!r} is unavailable: {reason} ({install_hint(name)})")
     return cls(manifest, threads, **options)
+
+
+def _options_for(candidate: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The loading options that apply to ``candidate`` under "auto" (see :func:`create`)."""
+    if candidate == "cpu":
+        return {
+            k: v for k, v in options.items() if k == "engine" or (k == "precision" and v in _CPU_PRECISIONS)
+        }
+    return {k: v for k, v in options.items() if k != "engine"}
+
+
+_CPU_PRECISIONS = ("fp32", "bf16")

@@ -1,4 +1,9 @@
-"""The CPU backend: ONNX Runtime driving the exported step graph, one supervision step per call.
+"""The CPU backend: ONNX Runtime (and, where it pays, OpenVINO in bf16) driving the exported step graph, one
+supervision step per call.
+
+Which engine runs a step is :func:`trm_sdk.backends.cpu_engines.plan`'s choice, made once when the backend
+is built: ONNX Runtime fp32 everywhere, OpenVINO bf16 for steps of ``plan.min_rows`` rows or more where the
+CPU multiplies bf16 natively and the ``[openvino]`` extra is installed.
 
 Memory is bounded whatever the batch: each step runs the graph on at most ``CHUNK_ROWS`` rows at a time,
 so ONNX Runtime's arena never grows past one chunk's working memory. When a batch of more than
@@ -11,18 +16,23 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import logging
 import numbers
 import os
 import weakref
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import BackendUnavailableError, ModelError, OutOfMemoryError
-from ..limits import CHUNK_ROWS, MAX_THREADS
+from ..limits import CHUNK_ROWS, DEFAULT_THREADS, MAX_THREADS
 from ..manifest import STEP_INPUTS, STEP_OUTPUTS, Manifest
 from .base import Backend
+from .cpu_engines import EnginePlan, OpenVINOEngine, plan
+
+log = logging.getLogger("trm_sdk")
 
 # What ONNX Runtime says when an allocation fails; such a failure is the machine's, not the model's.
 _OOM_MARKERS = ("bad_alloc", "Failed to allocate", "out of memory", "Out of memory")
@@ -74,6 +84,11 @@ def check_threads(threads: Any) -> int | None:
     return int(threads)
 
 
+def default_threads() -> int:
+    """The threads the CPU backend uses when none are asked for: the machine's cores, 1 to DEFAULT_THREADS."""
+    return max(1, min(os.cpu_count() or 1, DEFAULT_THREADS))
+
+
 class CPUBackend(Backend):
     name = "cpu"
     extra = ""  # onnxruntime is a core dependency
@@ -86,15 +101,25 @@ class CPUBackend(Backend):
             return f"onnxruntime cannot be imported ({exc}); install it with: pip install onnxruntime"
         return None
 
-    def __init__(self, manifest: Manifest, threads: int | None = None, chunk_rows: int = CHUNK_ROWS) -> None:
+    def __init__(
+        self,
+        manifest: Manifest,
+        threads: int | None = None,
+        chunk_rows: int = CHUNK_ROWS,
+        engine: str | None = None,
+        precision: str | None = None,
+    ) -> None:
+        """``engine``: None (auto), "onnxruntime" or "openvino"; ``precision``: None (the engine's best
+        here), "fp32" or "bf16" (OpenVINO only). See :func:`~trm_sdk.backends.cpu_engines.plan`."""
         reason = self.availability()
         if reason:
             raise BackendUnavailableError(f"CPU backend unavailable: {reason}")
         import onnxruntime as ort
 
         threads = check_threads(threads)
+        self.plan: EnginePlan = plan(engine, precision)
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or min(os.cpu_count() or 1, 8)
+        options.intra_op_num_threads = threads or default_threads()
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3  # keep ORT's own warnings off the user's console
@@ -106,11 +131,14 @@ class CPUBackend(Backend):
             self.session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # ORT raises its own untyped errors for unreadable graphs
             raise ModelError(f"ONNX Runtime cannot load {path}: {exc}") from exc
-        del graph
         self.state_shape = manifest.state_shape
         self.seq_len = manifest.seq_len
         self._check_interface(manifest, path)
         self.threads = options.intra_op_num_threads
+        self._openvino = self._start_openvino(
+            graph, path, explicit=engine is not None or precision is not None
+        )
+        del graph
         self.chunk_rows = chunk_rows
         # A run with this option frees every arena region not in use when it ends (see _release).
         self._shrink = ort.RunOptions()
@@ -179,6 +207,37 @@ class CPUBackend(Backend):
         if _TRIM is not None:
             _TRIM(0)
 
+    def _start_openvino(self, graph: bytes, path: os.PathLike[str], explicit: bool) -> OpenVINOEngine | None:
+        """OpenVINO compiled for the plan, or None. A graph OpenVINO cannot convert (the shipped maze
+        model's, as of OpenVINO 2026.4) leaves "auto" on ONNX Runtime, with a log line; asked for by name,
+        it is an error."""
+        if self.plan.openvino is None:
+            return None
+        try:
+            return OpenVINOEngine(graph, Path(path), self.plan.openvino, self.threads)
+        except (ModelError, BackendUnavailableError) as exc:
+            if explicit:
+                raise
+            first = str(exc).splitlines()[0]
+            log.info("trm_sdk: %s; ONNX Runtime fp32 runs every step", first)
+            self.plan = EnginePlan(None, 0, f"OpenVINO cannot run this model: {first}")
+            return None
+
+    @property
+    def engine(self) -> str:
+        """The engines this backend runs, in words: "onnxruntime fp32", or with "openvino bf16" beside."""
+        if self._openvino is None:
+            return "onnxruntime fp32"
+        if self.plan.min_rows <= 1:
+            return f"openvino {self.plan.openvino}"
+        return f"onnxruntime fp32 + openvino {self.plan.openvino} from {self.plan.min_rows} rows"
+
+    def _chunk(self, inputs: tuple[np.ndarray, ...]) -> list[np.ndarray]:
+        """One step on one chunk of rows, on the engine the plan gives a chunk of that size."""
+        if self._openvino is not None and len(inputs[0]) >= self.plan.min_rows:
+            return self._openvino.run(inputs)
+        return self._run(dict(zip(STEP_INPUTS, inputs, strict=True)))
+
     def _run(self, feeds: dict[str, np.ndarray], options: Any = None) -> list[np.ndarray]:
         try:
             return self.session.run(list(STEP_OUTPUTS), feeds, options)
@@ -194,10 +253,7 @@ class CPUBackend(Backend):
     def step(self, state: CPUState) -> tuple[CPUState, np.ndarray]:
         B, size = len(state.tokens), self.chunk_rows
         inputs = (state.tokens, state.y, state.z, state.first)
-        parts = [
-            self._run(dict(zip(STEP_INPUTS, (x[lo : lo + size] for x in inputs), strict=True)))
-            for lo in range(0, B, size)
-        ]
+        parts = [self._chunk(tuple(x[lo : lo + size] for x in inputs)) for lo in range(0, B, size)]
         if len(parts) == 1:
             y, z, logits, q_halt = parts[0]
         else:

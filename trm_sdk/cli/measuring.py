@@ -142,18 +142,20 @@ def _ranks_table(ranked: dict[str, Any]) -> str:
 
 def _bench_table(report: dict[str, Any]) -> str:
     steps = next((f"{b['max_steps']} steps" for b in report["backends"] if b["available"]), "all steps")
-    lines = [f"{'backend':9s} {'measure':34s} {'halting':>16s} {steps:>16s}"]
+    lines = [f"{'backend':16s} {'measure':34s} {'halting':>16s} {steps:>16s}"]
     for b in report["backends"]:
-        name = b["backend"]
+        name = b["backend"] + (f"/{b['engine']}" if "engine" in b else "")
         if not b["available"]:
-            lines.append(f"{name:9s} unavailable: {b['reason']}")
+            lines.append(f"{name:16s} unavailable: {b['reason']}")
             continue
 
         def add(measure: str, cells: list[str], name: str = name) -> None:
-            lines.append(f"{name:9s} {measure:34s} {cells[0]:>16s} {cells[1]:>16s}")
+            lines.append(f"{name:16s} {measure:34s} {cells[0]:>16s} {cells[1]:>16s}")
 
         modes = ("halting", "all_steps")
-        lines.append(f"{name:9s} (up to {b['views']} views a puzzle, the model's default)")
+        lines.append(
+            f"{name:16s} runs {b['engines']}; up to {b['views']} views a puzzle, the model's default"
+        )
         for sample, lat in b["latency"].items():
             add(
                 f"batch-1 latency {sample} mean/p95 ms",
@@ -174,7 +176,7 @@ def _bench_table(report: dict[str, Any]) -> str:
                 )
         for sample, table in b.get("views_table", {}).items():
             cells = ", ".join(f"{n}: {v['solved']:.0%} {v['ms_per_puzzle']:.0f} ms" for n, v in table.items())
-            lines.append(f"{name:9s} views -> solved, ms/puzzle ({sample}) {cells}")
+            lines.append(f"{name:16s} views -> solved, ms/puzzle ({sample}) {cells}")
     return "\n".join(lines)
 
 
@@ -187,6 +189,16 @@ def _bench_table(report: dict[str, Any]) -> str:
     default=["all"],
     show_default=True,
     help="Backends to measure (repeatable); unavailable ones are listed with the reason.",
+)
+@click.option(
+    "--engine",
+    "engine_names",
+    type=click.Choice(["all", *benchmarks.CPU_ENGINES]),
+    multiple=True,
+    default=["all"],
+    show_default=True,
+    help="The CPU backend's engines to compare side by side (repeatable): auto (what a Solver gets here), "
+    "onnxruntime (fp32), openvino (bf16 where the CPU has it natively, else f32).",
 )
 @click.option("--task", type=click.Choice(list(TASKS)), default="sudoku", show_default=True)
 @click.option(
@@ -233,6 +245,7 @@ def _bench_table(report: dict[str, Any]) -> str:
 @errors_as_messages
 def bench(
     backend_names: tuple[str, ...],
+    engine_names: tuple[str, ...],
     task: str,
     model: Path | None,
     easy: str | None,
@@ -247,7 +260,8 @@ def bench(
     as_json: bool,
     quiet: bool,
 ) -> None:
-    """Latency, throughput, halting against all steps, and accuracy, for each backend here."""
+    """Latency, throughput, halting against all steps, and accuracy, for each backend here, the CPU backend
+    once per engine (--engine), side by side."""
     chosen = get_task(task)
     easy = easy or chosen.bench_levels[0]
     hard = hard or chosen.bench_levels[1]
@@ -258,6 +272,7 @@ def bench(
     if not sizes or min(sizes) < 1:
         raise click.BadParameter("--batch-sizes needs at least one positive integer")
     names = list(backends.BACKENDS) if "all" in backend_names else list(dict.fromkeys(backend_names))
+    engines = benchmarks.CPU_ENGINES if "all" in engine_names else tuple(dict.fromkeys(engine_names))
     with click.progressbar(length=2 * count, label="preparing samples", file=sys.stderr, hidden=quiet) as bar:
         samples = [
             benchmarks.sample(chosen, "easy", easy, count, seed, bar.update),
@@ -265,10 +280,20 @@ def bench(
         ]
     views = (views_table, views_puzzles)
     per_backend = benchmarks.backend_work(samples, sizes, latency_runs, views, chosen.max_views)
-    total = per_backend * sum(backends.availability(n) is None for n in names)
+    configs = benchmarks.configurations(names, engines)
+    total = per_backend * sum(benchmarks.unavailable(*c) is None for c in configs)
     with click.progressbar(length=total, label="benchmarking", file=sys.stderr, hidden=quiet) as bar:
         report = benchmarks.benchmark(
-            names, samples, sizes, latency_runs, bar.update, views, task=task, model=model, threads=threads
+            names,
+            samples,
+            sizes,
+            latency_runs,
+            bar.update,
+            views,
+            engines,
+            task=task,
+            model=model,
+            threads=threads,
         )
     if as_json:
         click.echo(json.dumps(report, indent=2))

@@ -13,6 +13,7 @@ import click
 import numpy as np
 
 from .. import __version__, backends, training_log
+from ..backends import cpu_engines
 from ..errors import TRMError
 from ..options import SolveOptions
 from ..rating import rate_solution
@@ -144,6 +145,8 @@ def info(model: Path | None) -> None:
     for name in backends.BACKENDS:
         reason = backends.availability(name)
         click.echo(f"  {name:9s} {'available' if reason is None else 'unavailable: ' + reason}")
+        if name == "cpu" and reason is None:
+            click.echo(f"            engine: {cpu_engines.plan().summary()}")
     dirs = [model_dir(t) for t in available()] + ([model] if model else [])
     click.echo("\nmodels:" if dirs else "\nmodels: none shipped")
     for d in dirs:

@@ -20,7 +20,7 @@ import numpy as np
 from .. import limits
 from ..errors import InvalidPuzzleError, TRMError
 from ..solution import Hint, Solution
-from ..views import Views
+from ..views import Views, ViewStream
 
 Pair = tuple[np.ndarray, np.ndarray]  # (puzzles, answers) in the task's canonical arrays
 Progress = Callable[[int], None]  # called with the number of puzzles just finished
@@ -126,8 +126,9 @@ class Task(ABC):
         """The next cell to reveal; ``answer`` is a verified full answer when there is one."""
         raise TRMError(f"task {self.name!r} does not give hints")
 
-    def draw_views(self, rng: np.random.Generator, n: int) -> Views:
-        """``n`` distinct views other than the puzzle as given (see :mod:`trm_sdk.views`)."""
+    def draw_views(self, stream: ViewStream, n: int) -> Views:
+        """``n`` distinct views other than the puzzle as given, drawn from ``stream`` in an order the task
+        specifies, so that every runtime draws the same ones (see :mod:`trm_sdk.views`)."""
         raise TRMError(f"task {self.name!r} has no views")
 
     @property

@@ -7,15 +7,25 @@
 // max_steps; views in waves of 1, 3, 12, 48 until one answer verifies.
 // Every shape comes from the manifest, so another exported model runs here unchanged. This module
 // knows no task: a task module (sudoku.js) supplies encoding, verification and its symmetry group.
-// It imports nothing either; the page passes onnxruntime-web in, so node can test the pure parts.
+// It imports nothing but views.js; the caller passes onnxruntime-web in, so node can test the pure parts.
 
+import { MAX_VIEWS, applyView, undoLogits, waves } from './views.js';
+
+export { MAX_VIEWS, applyView, undoLogits, waves };
 export const FORMAT_VERSION = 1; // trm_sdk.manifest.FORMAT_VERSION: the manifest format read here
-export const MAX_VIEWS = 1024; // trm_sdk.limits.MAX_VIEWS: each view is a whole recursion
 // The step graph runs on at most this many rows at once, as the CPU backend's CHUNK_ROWS: the last wave
 // of 1,024 views holds 768 rows, whose intermediate tensors at once would crowd wasm's 4 GiB.
 export const CHUNK_ROWS = 64;
 export const STEP_INPUTS = ['tokens', 'y', 'z', 'first'];
 export const STEP_OUTPUTS = ['y_out', 'z_out', 'logits', 'q_halt'];
+
+/** A call cancelled through its AbortSignal (the name DOMException gives it in browsers). */
+export class AbortError extends Error {
+  constructor(message = 'the solve was cancelled') {
+    super(message);
+    this.name = 'AbortError';
+  }
+}
 
 /** A model folder that does not keep the contract: the message says what and where. */
 export class ModelError extends Error {
@@ -35,43 +45,6 @@ export function probability(q) {
 /** Whether a puzzle stops after 1-based `step`: Python's halting.halts for one row. */
 export function halts(q, threshold, step, maxSteps) {
   return probability(q) > threshold || step >= maxSteps;
-}
-
-// -- views (trm_sdk/views.py) -----------------------------------------------------------------------
-
-/** How many views each wave runs: 1, then 3, 12, 48, ... (3 times the views so far), capped. */
-export function waves(views) {
-  if (!Number.isInteger(views) || views < 1 || views > MAX_VIEWS) {
-    throw new RangeError(`views must be an integer from 1 to ${MAX_VIEWS}, got ${views}`);
-  }
-  const sizes = [];
-  let done = 0;
-  while (done < views) {
-    const size = Math.min(Math.max(1, 3 * done), views - done);
-    sizes.push(size);
-    done += size;
-  }
-  return sizes;
-}
-
-/** The tokens a view shows: view cell i shows original cell cells[i], token t shown as tokens[t]. */
-export function applyView(tokens, view) {
-  const out = new Int32Array(view.cells.length);
-  for (let i = 0; i < out.length; i++) out[i] = view.tokens[tokens[view.cells[i]]];
-  return out;
-}
-
-/** A viewed puzzle's (S, V) logits -> the same beliefs about the puzzle as given. */
-export function undoLogits(logits, view) {
-  const S = view.cells.length;
-  const V = view.tokens.length;
-  const out = new Float32Array(S * V);
-  for (let i = 0; i < S; i++) {
-    const src = i * V;
-    const dst = view.cells[i] * V;
-    for (let t = 0; t < V; t++) out[dst + t] = logits[src + view.tokens[t]];
-  }
-  return out;
 }
 
 // -- decoding ---------------------------------------------------------------------------------------
@@ -103,37 +76,6 @@ export function decode(logits, S, V, answer) {
   return { index, probs };
 }
 
-// -- random streams -----------------------------------------------------------------------------------
-
-/** A small seeded generator (mulberry32): a puzzle's views depend only on the seed and the puzzle. */
-export function rng(seed) {
-  let a = seed >>> 0;
-  return function next() {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** FNV-1a of (seed, tokens): the puzzle's own stream, as views.puzzle_rng is in Python. */
-export function puzzleSeed(seed, tokens) {
-  let h = 0x811c9dc5 ^ (seed >>> 0);
-  for (const t of tokens) h = Math.imul(h ^ t, 0x01000193) >>> 0;
-  return h >>> 0;
-}
-
-/** A uniformly random permutation of 0..n-1 (Fisher-Yates). */
-export function permutation(next, n) {
-  const p = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(next() * (i + 1));
-    [p[i], p[j]] = [p[j], p[i]];
-  }
-  return p;
-}
-
 // -- the model ------------------------------------------------------------------------------------------
 
 function shapeOf(manifest, kind, name) {
@@ -146,10 +88,10 @@ function shapeOf(manifest, kind, name) {
 function dims(manifest) {
   const io = manifest.io?.step;
   if (!io) throw new ModelError('manifest.json has no io.step: re-export the model with this trm-sdk');
-  for (const [kind, expected] of [
+  for (const [kind, expected] of /** @type {[string, string[]][]} */ ([
     ['inputs', STEP_INPUTS],
     ['outputs', STEP_OUTPUTS],
-  ]) {
+  ])) {
     const names = (io[kind] ?? []).map((a) => a.name);
     if (names.join(',') !== expected.join(',')) {
       throw new ModelError(
@@ -334,7 +276,10 @@ export class Model {
     this.ort = ort;
     this.session = session;
     this.manifest = manifest;
-    Object.assign(this, shape); // S, L, D, V
+    this.S = shape.S; // tokens per puzzle
+    this.L = shape.L; // state positions
+    this.D = shape.D; // hidden size
+    this.V = shape.V; // vocabulary
     this.info = info;
     this.threshold = manifest.halting?.threshold ?? 0.5;
     this.maxSteps = manifest.halting?.max_steps ?? manifest.model?.N_sup;
@@ -349,7 +294,7 @@ export class Model {
    * reasons of its own (a verified sibling view); an ended row keeps what it had when it ended.
    * Returns per row its logits (n * S * V), halting logit and halting step.
    */
-  async recurse(tokens, n, { maxSteps, threshold, stop = null, onStep = null }) {
+  async recurse(tokens, n, { maxSteps, threshold, stop = null, onStep = null, cancelled = null, deadline = null }) {
     const { S, L, D, V } = this;
     const { Tensor } = this.ort;
     const LD = L * D;
@@ -360,6 +305,7 @@ export class Model {
     let z = new Float32Array(n * LD);
     let first = new Uint8Array(n).fill(1);
     for (let k = 1; k <= maxSteps; k++) {
+      if (cancelled?.()) throw new AbortError();
       const m = active.length;
       const started = performance.now();
       const result = await this.step(Tensor, { tok, y, z, first }, m);
@@ -369,7 +315,9 @@ export class Model {
       this.timing.ms += ms;
       const q = result.q_halt.data;
       const logits = result.logits.data;
-      let halt = Array.from(q, (v) => halts(v, threshold, k, maxSteps));
+      // Past the deadline every row ends with what it has, as views._until in Python.
+      const late = deadline !== null && performance.now() >= deadline;
+      let halt = Array.from(q, (v) => late || halts(v, threshold, k, maxSteps));
       if (stop && !halt.every(Boolean)) {
         const ended = stop(active, logits);
         halt = halt.map((h, i) => h || ended[i]);
@@ -435,16 +383,34 @@ export class Model {
    * surest is kept. `verify(logits)` judges logits about the puzzle as given. With `stopOnVerified`
    * (default: the manifest's halting.stop_on_verified) the puzzle as given also ends at its first
    * verified step, whatever the halting head says.
+   *
+   * `timeBudget` (ms, or null) bounds the run as Python's time_budget: every row ends at the first step
+   * that finishes past it, and a wave starts only if its first step (one step of the last wave, scaled
+   * by rows) is expected to end within it; the first step always runs. `cancelled()` is asked before
+   * every step: true throws an AbortError.
    */
-  async solve(tokens, { views, maxSteps, threshold, stopOnVerified, verify, draw, onWave = null, onStep = null }) {
+  async solve(
+    tokens,
+    { views, maxSteps, threshold, stopOnVerified, verify, draw, timeBudget = null, cancelled = null, onWave = null, onStep = null },
+  ) {
     const { S, V } = this;
-    const options = { maxSteps: maxSteps ?? this.maxSteps, threshold: threshold ?? this.threshold, onStep };
+    const started = performance.now();
+    const deadline = timeBudget === null || timeBudget === undefined ? null : started + timeBudget;
+    const options = {
+      maxSteps: maxSteps ?? this.maxSteps,
+      threshold: threshold ?? this.threshold,
+      onStep,
+      cancelled,
+      deadline,
+    };
     const sizes = waves(views ?? this.views);
     const rowLogits = (logits, i) => logits.subarray(i * S * V, (i + 1) * S * V);
     const firstStop = (stopOnVerified ?? this.stopOnVerified)
       ? (rows, logits) => rows.map((r, i) => verify(rowLogits(logits, i)))
       : null;
     const firstRun = await this.recurse(tokens, 1, { ...options, stop: firstStop });
+    let stepMs = (performance.now() - started) / Math.max(1, firstRun.steps[0]);
+    let stepRows = 1;
     const kept = {
       logits: firstRun.logits,
       qHalt: firstRun.qHalt[0],
@@ -458,6 +424,7 @@ export class Model {
     const drawn = draw(sizes.reduce((a, b) => a + b, 0) - 1);
     let done = 1;
     for (const [w, size] of sizes.slice(1).entries()) {
+      if (deadline !== null && performance.now() + (stepMs * size) / stepRows > deadline) break;
       const batch = drawn.slice(done - 1, done - 1 + size);
       const viewed = new Int32Array(size * S);
       batch.forEach((view, i) => viewed.set(applyView(tokens, view), i * S));
@@ -465,7 +432,10 @@ export class Model {
         const any = rows.some((r, i) => verify(undoLogits(rowLogits(logits, i), batch[r])));
         return rows.map(() => any);
       };
+      const waveStarted = performance.now();
       const run = await this.recurse(viewed, size, { ...options, stop });
+      stepMs = (performance.now() - waveStarted) / Math.max(1, ...run.steps);
+      stepRows = size;
       let pick = -1;
       let hit = false;
       const undone = [];

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...views import ViewStream
+
 __all__ = ["N_MAPS", "dihedral", "inverse", "map_point", "random_augment", "random_views"]
 
 N_MAPS = 8
@@ -61,10 +63,12 @@ def random_augment(
     return out_p, out_s
 
 
-def random_views(rng: np.random.Generator, n: int, size: int = 30) -> np.ndarray:
+def random_views(stream: ViewStream, n: int, size: int = 30) -> np.ndarray:
     """Up to 7 distinct maps other than the identity, in random order, as cell maps for verified views:
-    (n, size * size), where view cell i shows original cell ``cells[k, i]``."""
+    (n, size * size), where view cell i shows original cell ``cells[k, i]``. The order is 1 + a
+    permutation of 0..6 drawn from ``stream`` (the contract the browser runtime's maze.js keeps)."""
     if not 0 <= n < N_MAPS:
         raise ValueError(f"a maze has {N_MAPS - 1} views besides itself, not {n}")
     index = np.arange(size * size).reshape(size, size)
-    return np.stack([dihedral(index, int(k)).ravel() for k in rng.permutation(np.arange(1, N_MAPS))[:n]])
+    order = [1 + k for k in stream.permutation(N_MAPS - 1)][:n]
+    return np.stack([dihedral(index, k).ravel() for k in order]).reshape(n, size * size)

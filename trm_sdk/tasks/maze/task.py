@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ...solution import Solution
-from ...views import Views
+from ...views import Views, ViewStream
 from ..base import Pair, SearchOutcome, Task
 from . import augment, codec, datasets, generate, training
 
@@ -66,8 +66,8 @@ class MazeTask(Task):
             return SearchOutcome(None, "no_solution", 0)
         return SearchOutcome(codec.to_rows(codec.mark_path(parsed, path)), "solved", 0)
 
-    def draw_views(self, rng: np.random.Generator, n: int) -> Views:
-        cells = augment.random_views(rng, n, codec.SIZE)
+    def draw_views(self, stream: ViewStream, n: int) -> Views:
+        cells = augment.random_views(stream, n, codec.SIZE)
         return Views(cells, np.tile(np.arange(codec.VOCAB_SIZE), (n, 1)))
 
     @property

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ...views import ViewStream
+
 __all__ = [
     "permute_bands",
     "permute_cols_in_stack",
@@ -125,23 +127,32 @@ def random_augment(
     return out_p, out_s
 
 
-def random_views(rng: np.random.Generator, n: int, digit_offset: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def _stream_lines(stream: ViewStream) -> list[int]:
+    """A line order that keeps Sudoku valid, from a view stream: the band order, then each band's rows."""
+    bands = stream.permutation(3)
+    return [3 * band + inner for band in bands for inner in stream.permutation(3)]
+
+
+def random_views(stream: ViewStream, n: int, digit_offset: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """``n`` distinct random symmetries, none the identity, as token-space maps for verified views:
     (cells (n, 81), tokens (n, 11)). View cell i shows original cell ``cells[k, i]``; original token t
     shows as ``tokens[k, t]``, which relabels the digit tokens and keeps pad and blank.
 
-    The group has 9! x 2 x 6^8 elements, so repeats are rare; they are drawn again.
+    Each view takes from ``stream``, in this order (the contract the browser runtime's sudoku.js keeps):
+    the row order, the column order (each: a permutation of the bands, then one of the rows inside each
+    band in the new band order), a transposition coin, and a permutation of the nine digits. The group
+    has 9! x 2 x 6^8 elements, so repeats are rare; a repeat or the identity is drawn again.
     """
     cells: list[np.ndarray] = []
     tokens: list[np.ndarray] = []
     seen = {np.arange(81).tobytes() + np.arange(11).tobytes()}
     while len(cells) < n:
-        rows, cols = _random_lines(rng, 1)[0], _random_lines(rng, 1)[0]
+        rows, cols = np.array(_stream_lines(stream)), np.array(_stream_lines(stream))
         grid = rows[:, None] * 9 + cols[None, :]  # view (i, j) shows original (rows[i], cols[j])
-        if rng.random() < 0.5:
+        if stream.coin():
             grid = rows[None, :] * 9 + cols[:, None]  # transposed: (i, j) shows (rows[j], cols[i])
         lut = np.arange(11)
-        lut[1 + digit_offset : 10 + digit_offset] = rng.permutation(9) + 1 + digit_offset
+        lut[1 + digit_offset : 10 + digit_offset] = np.array(stream.permutation(9)) + 1 + digit_offset
         key = grid.tobytes() + lut.tobytes()
         if key not in seen:
             seen.add(key)

@@ -10,7 +10,7 @@ import numpy as np
 
 from ...limits import MAX_VIEWS
 from ...solution import Hint
-from ...views import Views
+from ...views import Views, ViewStream
 from ..base import Pair, Progress, SearchOutcome, Task, _no_progress
 from . import assist, augment, codec, datasets, generate, training
 
@@ -57,8 +57,8 @@ class SudokuTask(Task):
     def hint(self, parsed: np.ndarray, logits: np.ndarray, answer: np.ndarray | None) -> Hint:
         return assist.hint(parsed, logits, answer)
 
-    def draw_views(self, rng: np.random.Generator, n: int) -> Views:
-        cells, tokens = augment.random_views(rng, n, codec.DIGIT_OFFSET)
+    def draw_views(self, stream: ViewStream, n: int) -> Views:
+        cells, tokens = augment.random_views(stream, n, codec.DIGIT_OFFSET)
         return Views(cells, tokens)
 
     @property

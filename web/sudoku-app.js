@@ -1,25 +1,28 @@
-// app.js: the playable page. The network runs only when asked (Check, Hint, Solve) and once per
-// puzzle: its verified answer, or its surest guess, serves every later question about that puzzle.
+// app.js (web/sudoku-app.js): the playable Sudoku page, on the trm-web library (lib/). The network runs
+// in the library's worker only when asked (Check, Hint, Solve) and once per puzzle: its verified
+// answer, or its surest guess, serves every later question about that puzzle. A clock ticks on the
+// page while it thinks (the page stays responsive; a test reads data-ticks).
 //
 // URL parameters: puzzle=<81 characters> plays that puzzle; autosolve=1 solves it on load; views=N
 // caps the views (default: the model's, from its manifest; at most 1,024, as in Python); seed=S picks
-// which views.
+// which views; budget=MS is a time budget per solve.
 
-import * as ort from './ort/ort.wasm.min.mjs';
-import { MAX_VIEWS, loadModel, probability, puzzleSeed, rng } from './trm.js';
-import * as sudoku from './sudoku.js';
+import { TRM } from './lib/index.js';
+import { MAX_VIEWS } from './lib/views.js';
+import * as sudoku from './lib/sudoku.js';
 
-const $ = (id) => document.getElementById(id);
+const $ = (id) => /** @type {any} */ (document.getElementById(id));
 const params = new URLSearchParams(location.search);
 const game = {
-  model: null,
-  codec: null,
+  solver: null,
+  budget: null,
   puzzle: null, // Int8Array(81), the givens
   board: null, // Int8Array(81), givens and the player's entries
   marks: new Array(sudoku.CELLS).fill(''), // per cell: '', 'solved', 'hinted', 'right' or 'wrong'
   result: null, // the network's run on this puzzle, kept until another puzzle is loaded
   views: null,
   seed: 0,
+  abort: null, // the AbortController of the solve under way
 };
 const inputs = [];
 
@@ -28,6 +31,7 @@ function setState(state, message) {
   if (message !== undefined) $('status').textContent = message;
   const busy = state === 'loading' || state === 'working' || state === 'error';
   for (const id of ['check', 'hint', 'solve', 'clear']) $(id).disabled = busy || !game.puzzle;
+  $('cancel').disabled = state !== 'working';
 }
 
 function integerParam(name, fallback, min, max = Number.MAX_SAFE_INTEGER) {
@@ -97,8 +101,8 @@ function haltingRule({ threshold, stopOnVerified }) {
 
 function showStats(result) {
   const stats = {
-    steps: [String(result.steps), `of ${game.model.maxSteps} at most`],
-    confidence: [result.confidence.toFixed(3), haltingRule(game.model)],
+    steps: [String(result.steps), `of ${game.solver.info.maxSteps} at most`],
+    confidence: [result.confidence.toFixed(3), haltingRule(game.solver.info)],
     views: [String(result.viewsRun), `of ${game.views} at most`],
     time: [`${(result.ms / 1000).toFixed(2)} s`, `${result.stepMs.toFixed(1)} ms per step`],
   };
@@ -131,38 +135,18 @@ function loadPuzzle(text) {
   );
 }
 
-/** The network's answer for the current puzzle: run once, with views, then kept. */
+function options(extra = {}) {
+  const abort = new AbortController();
+  game.abort = abort;
+  return { views: game.views, seed: game.seed, timeBudget: game.budget, signal: abort.signal, ...extra };
+}
+
+/** The network's answer for the current puzzle: run once in the worker, with views, then kept. */
 async function network() {
   if (game.result) return game.result;
-  const { model, codec, puzzle } = game;
-  const tokens = codec.encode(puzzle);
-  const next = rng(puzzleSeed(game.seed, tokens));
-  const before = { ...model.timing };
-  const started = performance.now();
-  let tried = 0;
   setState('working', 'The network is thinking…');
-  const run = await model.solve(tokens, {
-    views: game.views,
-    verify: (logits) => codec.verify(logits, puzzle),
-    draw: (n) => codec.drawViews(next, n),
-    onStep: ({ step, rows }) => {
-      const where = tried ? ` of views ${tried + 1} and on (${rows} running)` : '';
-      $('status').textContent = `The network is thinking: step ${step}${where}…`;
-    },
-    onWave: ({ viewsRun }) => {
-      tried = viewsRun;
-    },
-  });
-  const { digits, probs } = codec.decode(run.logits);
-  const steps = model.timing.steps - before.steps;
-  game.result = {
-    ...run,
-    digits,
-    probs,
-    confidence: probability(run.qHalt),
-    ms: performance.now() - started,
-    stepMs: (model.timing.ms - before.ms) / Math.max(1, steps),
-  };
+  const run = await game.solver.solve(sudoku.toString(game.puzzle), options());
+  game.result = { ...run, digits: Int8Array.from(run.answer, Number) };
   showStats(game.result);
   return game.result;
 }
@@ -190,13 +174,13 @@ async function solve() {
 
 async function hint() {
   const result = await network();
-  const h = sudoku.hint(game.board, result.probs, result.verified ? result.digits : null);
+  const h = await game.solver.hint(sudoku.toString(game.puzzle), game.board, options());
   game.board[h.cell] = h.digit;
   game.marks[h.cell] = 'hinted';
   render();
   document.body.dataset.hint = `${h.cell}:${h.digit}:${h.confidence}`;
   const sure = `${(100 * h.confidence).toFixed(1)}% sure`;
-  const from = h.verified
+  const from = result.verified
     ? 'from its verified answer'
     : 'its answer did not verify, so this is a guess that breaks no rule';
   setState('ready', `Hint: ${sudoku.cellName(h.cell)} is ${h.digit} (the network is ${sure}; ${from}).`);
@@ -237,7 +221,8 @@ async function check() {
 
 function guarded(action) {
   // A puzzle problem (say, a hint with no empty cell left) is news for the player, not a page error.
-  const told = (error) => (error.name === 'PuzzleError' ? setState('ready', error.message) : fail(error));
+  const told = (error) =>
+    ['PuzzleError', 'AbortError'].includes(error.name) ? setState('ready', error.message) : fail(error);
   return () => action().catch(told);
 }
 
@@ -272,6 +257,7 @@ async function main() {
     }
   });
   $('solve').addEventListener('click', guarded(solve));
+  $('cancel').addEventListener('click', () => game.abort?.abort());
   $('hint').addEventListener('click', guarded(hint));
   $('check').addEventListener('click', guarded(check));
   $('clear').addEventListener('click', () => {
@@ -281,20 +267,33 @@ async function main() {
     setState('ready', 'Cleared your entries.');
   });
 
-  ort.env.wasm.wasmPaths = new URL('./ort/', import.meta.url).href;
-  game.model = await loadModel(ort, new URL('model/', location.href));
-  game.codec = new sudoku.Codec(game.model.manifest.encoding);
-  game.views = integerParam('views', Math.min(game.model.views, MAX_VIEWS), 1, MAX_VIEWS);
-  const { info, manifest, maxSteps } = game.model;
-  const checked = `checked by ${info.hashedBy}`;
+  game.budget = params.get('budget') === null ? null : integerParam('budget', 0, 1);
+  game.solver = await TRM.load(new URL('model/', location.href));
+  game.solver.addEventListener('progress', (event) => {
+    const { kind, step, rows, viewsRun } = /** @type {CustomEvent} */ (event).detail;
+    if (kind === 'wave') document.body.dataset.wave = String(viewsRun);
+    else $('status').textContent = `The network is thinking: step ${step} (${rows} view(s) running)…`;
+  });
+  game.views = integerParam('views', Math.min(game.solver.info.views, MAX_VIEWS), 1, MAX_VIEWS);
+  const { info, model, maxSteps } = game.solver.info;
   $('about').textContent = [
-    `${manifest.task} model: hidden ${manifest.model?.hidden}, up to ${maxSteps} steps; it`,
-    `${haltingRule(game.model)}; up to ${game.views} views. onnxruntime-web ${ort.env.versions?.web ?? ''} (wasm,`,
-    `${info.threads} thread): session created in ${info.sessionMs.toFixed(0)} ms, warmed up in`,
-    `${info.warmupMs.toFixed(0)} ms; the step graph's sha256 ${checked}.`,
+    `sudoku model: hidden ${model.hidden}, up to ${maxSteps} steps; it ${haltingRule(game.solver.info)};`,
+    `up to ${game.views} views, in a Web Worker. onnxruntime-web (wasm, ${info.threads} thread): session`,
+    `created in ${info.sessionMs.toFixed(0)} ms, warmed up in ${info.warmupMs.toFixed(0)} ms; the step`,
+    `graph's sha256 checked by ${info.hashedBy}.`,
   ].join(' ');
+  startClock();
   loadPuzzle(select.value);
-  if (params.get('autosolve') === '1') await solve();
+  if (params.get('autosolve') === '1') await guarded(solve)();
+}
+
+/** A clock on the page, ticking every 50 ms: it keeps ticking while the worker thinks. */
+function startClock() {
+  let ticks = 0;
+  setInterval(() => {
+    ticks += 1;
+    document.body.dataset.ticks = String(ticks);
+  }, 50);
 }
 
 window.addEventListener('unhandledrejection', (event) => fail(event.reason));

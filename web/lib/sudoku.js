@@ -2,7 +2,7 @@
 // paste, tokens in and digits out (from the manifest's encoding), the rules an answer must keep, the
 // hint, and the symmetry group that views draw from.
 
-import { decode, permutation } from './trm.js';
+import { decode } from './trm.js';
 
 export const SIZE = 9;
 export const CELLS = 81;
@@ -21,6 +21,7 @@ export function cellName(i) {
 }
 
 function units() {
+  /** @type {[string, number[]][]} */
   const out = [];
   for (let k = 0; k < SIZE; k++) {
     out.push([`row ${k + 1}`, Array.from({ length: SIZE }, (_, c) => k * SIZE + c)]);
@@ -141,10 +142,9 @@ export function hint(board, probs, answer) {
   return best;
 }
 
-function randomLines(next) {
-  // A line order that keeps Sudoku valid: the three bands shuffled, the rows inside each band shuffled.
-  const bands = permutation(next, 3);
-  return bands.flatMap((b) => permutation(next, 3).map((i) => 3 * b + i));
+/** A line order that keeps Sudoku valid: the band order, then the rows inside each band (augment.py). */
+function streamLines(stream) {
+  return stream.permutation(3).flatMap((band) => stream.permutation(3).map((i) => 3 * band + i));
 }
 
 /** The manifest's token layout for Sudoku, with the operations that depend on it. */
@@ -158,8 +158,16 @@ export class Codec {
         `this model's encoding (vocab ${V}, digit offset ${offset}) cannot hold digits 1-9`,
       );
     }
-    Object.assign(this, { S, V, pad, blank, offset });
+    this.S = S;
+    this.V = V;
+    this.pad = pad;
+    this.blank = blank;
+    this.offset = offset;
     this.answer = { first: 1 + offset, count: SIZE }; // the tokens of digits 1..9
+  }
+
+  parse(text) {
+    return parse(text);
   }
 
   encode(grid) {
@@ -177,25 +185,25 @@ export class Codec {
   }
 
   /**
-   * `n` distinct random symmetries, none the identity (Python's augment.random_views): digits
-   * relabelled, the grid transposed or not, bands and stacks reordered, rows within bands and columns
-   * within stacks shuffled; as a cell permutation and a token relabelling that keeps pad and blank.
+   * `n` distinct random symmetries, none the identity, drawn from a ViewStream exactly as Python's
+   * augment.random_views draws them: the row order, the column order, a transposition coin, then a
+   * permutation of the nine digits; as a cell permutation and a token relabelling that keeps pad and blank.
    */
-  drawViews(next, n) {
+  drawViews(stream, n) {
     const identity = (k) => Array.from({ length: k }, (_, i) => i);
     const seen = new Set([`${identity(CELLS)}|${identity(this.V)}`]);
     const views = [];
     while (views.length < n) {
-      const rows = randomLines(next);
-      const cols = randomLines(next);
-      const flip = next() < 0.5;
+      const rows = streamLines(stream);
+      const cols = streamLines(stream);
+      const flip = stream.coin();
       const cells = new Int32Array(CELLS);
       for (let i = 0; i < SIZE; i++) {
         for (let j = 0; j < SIZE; j++)
           cells[i * SIZE + j] = flip ? rows[j] * SIZE + cols[i] : rows[i] * SIZE + cols[j];
       }
       const tokens = Int32Array.from(identity(this.V));
-      permutation(next, SIZE).forEach((d, k) => {
+      stream.permutation(SIZE).forEach((d, k) => {
         tokens[this.answer.first + k] = this.answer.first + d;
       });
       const key = `${cells}|${tokens}`;
@@ -205,5 +213,10 @@ export class Codec {
       }
     }
     return views;
+  }
+
+  /** The answer as the 81-character text the Python SDK prints. */
+  format(digits) {
+    return Array.from(digits).join('');
   }
 }
