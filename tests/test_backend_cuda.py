@@ -43,7 +43,7 @@ def manifest():  # type: ignore[no-untyped-def]
 
 
 def test_matches_the_cpu_backend_on_real_puzzles(manifest, puzzles: np.ndarray) -> None:  # type: ignore[no-untyped-def]
-    cpu = recursion.run(CPUBackend(manifest), puzzles, 16, 0.5)
+    cpu = recursion.run(CPUBackend(manifest, engine="onnxruntime"), puzzles, 16, 0.5)
     cuda = recursion.run(CUDABackend(manifest, device="cpu", precision="fp32"), puzzles, 16, 0.5)
     assert len(set(cpu.steps.tolist())) > 2  # the batch shrank through several padded sizes
     np.testing.assert_array_equal(cuda.steps, cpu.steps)
@@ -54,7 +54,7 @@ def test_matches_the_cpu_backend_on_real_puzzles(manifest, puzzles: np.ndarray) 
 
 def test_every_step_without_halting(manifest, puzzles: np.ndarray) -> None:  # type: ignore[no-untyped-def]
     few = puzzles[:7]
-    cpu = recursion.run(CPUBackend(manifest), few, 4, 1.0)
+    cpu = recursion.run(CPUBackend(manifest, engine="onnxruntime"), few, 4, 1.0)
     cuda = recursion.run(CUDABackend(manifest, device="cpu", precision="fp32"), few, 4, 1.0)
     assert (cuda.steps == 4).all()
     assert np.abs(cuda.logits - cpu.logits).max() < 1e-3
@@ -63,7 +63,7 @@ def test_every_step_without_halting(manifest, puzzles: np.ndarray) -> None:  # t
 @pytest.mark.slow
 def test_reduced_precision_runs_and_mostly_agrees(manifest, puzzles: np.ndarray) -> None:  # type: ignore[no-untyped-def]
     easy = puzzles[:35]  # the example, easy and medium: the hard ones run 16 chaotic steps on CPU fp16
-    cpu = recursion.run(CPUBackend(manifest), easy, 16, 0.5)
+    cpu = recursion.run(CPUBackend(manifest, engine="onnxruntime"), easy, 16, 0.5)
     for precision in ("bf16", "fp16"):
         backend = CUDABackend(manifest, device="cpu", precision=precision)
         assert backend.model.head.weight.dtype == backend.dtype
@@ -107,7 +107,7 @@ gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU
 @pytest.mark.gpu
 @gpu
 def test_gpu_graphs_agree_with_cpu(manifest, puzzles: np.ndarray) -> None:  # type: ignore[no-untyped-def]
-    cpu = recursion.run(CPUBackend(manifest), puzzles, 16, 0.5)
+    cpu = recursion.run(CPUBackend(manifest, engine="onnxruntime"), puzzles, 16, 0.5)
     for precision in ("fp32", "bf16"):
         backend = CUDABackend(manifest, precision=precision)
         assert backend.graphs

@@ -288,7 +288,7 @@ def test_backend_buffers_and_split_batches_match_the_cpu_backend(
     ]
     tokens = codec.encode(np.concatenate(grids)).astype(np.int64)
     got = recursion.run(backend, tokens, 16, 0.5)
-    ref = recursion.run(CPUBackend(manifest), tokens, 16, 0.5)
+    ref = recursion.run(CPUBackend(manifest, engine="onnxruntime"), tokens, 16, 0.5)
     np.testing.assert_array_equal(got.steps, ref.steps)
     np.testing.assert_array_equal(got.logits, ref.logits)  # same graph, same runtime: identical
     assert max(executions) == 8 and executions[:3] == [8, 8, 4]  # 20 puzzles over a profile of 8
@@ -305,7 +305,7 @@ def test_real_tensorrt_agrees_with_the_cpu(tmp_path: Path) -> None:
     manifest = load_manifest(SHIPPED)
     rng = np.random.default_rng(11)
     tokens = codec.encode(np.asarray(generate.make_batch(rng, 40, "easy")[0]).reshape(-1, 9, 9))
-    ref = recursion.run(CPUBackend(manifest), tokens, 16, 0.5)
+    ref = recursion.run(CPUBackend(manifest, engine="onnxruntime"), tokens, 16, 0.5)
     for precision in ("fp32", "fp16"):
         backend = backends.tensorrt.TensorRTBackend(
             manifest, precision=precision, max_batch=16, cache=tmp_path

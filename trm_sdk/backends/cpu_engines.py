@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -179,13 +181,21 @@ class OpenVINOEngine:
             self._outputs = [self._compiled.output(name) for name in STEP_OUTPUTS]
         except Exception as exc:
             raise ModelError(f"{path} lacks an output the runtime needs ({', '.join(STEP_OUTPUTS)})") from exc
-        self._request = self._compiled.create_infer_request()
+        # A request runs one inference at a time ("Infer Request is busy" otherwise), and one Solver may be
+        # shared by many threads, as an ONNX Runtime session may: each thread gets its own request.
+        self._requests = threading.local()
         self.precision = precision
+
+    def _request(self) -> Any:
+        request = getattr(self._requests, "request", None)
+        if request is None:
+            request = self._requests.request = self._compiled.create_infer_request()
+        return request
 
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         """One step on a chunk of rows: (tokens, y, z, first) -> [y_out, z_out, logits, q_halt]."""
         try:
-            result = self._request.infer(dict(zip(STEP_INPUTS, inputs, strict=True)))
+            result = self._request().infer(dict(zip(STEP_INPUTS, inputs, strict=True)))
             # The request reuses its output buffers on the next call: copy out.
             return [np.array(result[o], np.float32) for o in self._outputs]
         except Exception as exc:
