@@ -81,6 +81,7 @@ async function main() {
   const { maxSteps, views } = page.solver.info;
   $('about').textContent = `maze model: up to ${maxSteps} steps and ${page.views ?? views} views, in a Web Worker.`;
   let ticks = 0;
+  document.body.dataset.ticks = '0'; // readable at once: a solve may start before the first tick
   setInterval(() => (document.body.dataset.ticks = String(++ticks)), 50);
   show($('puzzles').value);
   if (params.get('autosolve') === '1') await solve();

@@ -290,6 +290,7 @@ async function main() {
 /** A clock on the page, ticking every 50 ms: it keeps ticking while the worker thinks. */
 function startClock() {
   let ticks = 0;
+  document.body.dataset.ticks = '0'; // readable at once: a solve may start before the first tick
   setInterval(() => {
     ticks += 1;
     document.body.dataset.ticks = String(ticks);
