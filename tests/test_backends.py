@@ -108,3 +108,16 @@ def test_default_threads_are_the_cores_up_to_eight(monkeypatch: pytest.MonkeyPat
         monkeypatch.setattr(cpu.os, "cpu_count", lambda cores=cores: cores)
         assert cpu.default_threads() == threads, cores
     assert backends.create("cpu", load_manifest(SHIPPED)).threads == cpu.default_threads()
+
+
+def test_a_step_either_engine_cannot_run_is_a_typed_error() -> None:
+    from trm_sdk import ModelError, OutOfMemoryError
+    from trm_sdk.backends.cpu_engines import step_failure
+
+    for cause in (MemoryError(), RuntimeError("std::bad_alloc"), RuntimeError("Failed to allocate 2 GB")):
+        error = step_failure("OpenVINO", 512, cause)
+        assert isinstance(error, OutOfMemoryError) and "OpenVINO ran out of memory on 512 rows" in str(error)
+        assert "smaller batch_size" in str(error)
+    other = step_failure("ONNX Runtime", 4, RuntimeError("shape mismatch"))
+    assert type(other) is ModelError
+    assert str(other) == "ONNX Runtime failed on the step graph: shape mismatch"

@@ -30,12 +30,11 @@ from ..errors import BackendUnavailableError, ModelError, OutOfMemoryError
 from ..limits import CHUNK_ROWS, DEFAULT_THREADS, MAX_THREADS
 from ..manifest import STEP_INPUTS, STEP_OUTPUTS, Manifest
 from .base import Backend
-from .cpu_engines import EnginePlan, OpenVINOEngine, plan
+from .cpu_engines import EnginePlan, OpenVINOEngine, plan, step_failure
 
 log = logging.getLogger("trm_sdk")
 
 # What ONNX Runtime says when an allocation fails; such a failure is the machine's, not the model's.
-_OOM_MARKERS = ("bad_alloc", "Failed to allocate", "out of memory", "Out of memory")
 
 
 def _heap_trimmer() -> Any:
@@ -242,13 +241,7 @@ class CPUBackend(Backend):
         try:
             return self.session.run(list(STEP_OUTPUTS), feeds, options)
         except Exception as exc:
-            rows = len(feeds["tokens"])
-            if isinstance(exc, MemoryError) or any(m in str(exc) for m in _OOM_MARKERS):
-                raise OutOfMemoryError(
-                    f"ONNX Runtime ran out of memory on {rows} rows of the step graph; free memory, use "
-                    "fewer threads, or pass a smaller batch_size"
-                ) from exc
-            raise ModelError(f"ONNX Runtime failed on the step graph: {exc}") from exc
+            raise step_failure("ONNX Runtime", len(feeds["tokens"]), exc) from exc
 
     def step(self, state: CPUState) -> tuple[CPUState, np.ndarray]:
         B, size = len(state.tokens), self.chunk_rows

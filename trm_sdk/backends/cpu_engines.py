@@ -159,6 +159,17 @@ def _gist(message: str) -> str:
     return "; ".join(telling) if telling else (lines[-1] if lines else "unknown error")
 
 
+def step_failure(engine: str, rows: int, exc: Exception) -> ModelError | OutOfMemoryError:
+    """The typed error for a step an engine could not run: out of memory (either engine reports it in its
+    own words, or as MemoryError), with what to do, or a ModelError naming the engine."""
+    if isinstance(exc, MemoryError) or any(m in str(exc) for m in _OOM_MARKERS):
+        return OutOfMemoryError(
+            f"{engine} ran out of memory on {rows} rows of the step graph; free memory, use fewer threads, "
+            "or pass a smaller batch_size"
+        )
+    return ModelError(f"{engine} failed on the step graph: {exc}")
+
+
 class OpenVINOEngine:
     """The step graph compiled by OpenVINO for the CPU, in bf16 or f32, with a dynamic batch axis."""
 
@@ -199,10 +210,4 @@ class OpenVINOEngine:
             # The request reuses its output buffers on the next call: copy out.
             return [np.array(result[o], np.float32) for o in self._outputs]
         except Exception as exc:
-            rows = len(inputs[0])
-            if isinstance(exc, MemoryError) or any(m in str(exc) for m in _OOM_MARKERS):
-                raise OutOfMemoryError(
-                    f"OpenVINO ran out of memory on {rows} rows of the step graph; free memory, use fewer "
-                    "threads, or pass a smaller batch_size"
-                ) from exc
-            raise ModelError(f"OpenVINO failed on the step graph: {exc}") from exc
+            raise step_failure("OpenVINO", len(inputs[0]), exc) from exc
