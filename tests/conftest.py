@@ -8,7 +8,10 @@ skipping the tests that measure real puzzles.
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -132,3 +135,31 @@ def generated_csv() -> Callable[..., Path]:
         return path
 
     return write
+
+
+@pytest.fixture
+def run_node(tmp_path: Path) -> Callable[..., Any]:
+    """``run_node(script, payload)``: the web runtime's modules under node, as the page loads them.
+
+    ``script`` is an ES module that imports from the URL of the web assets folder (``process.argv[2]``)
+    and reads ``payload`` as JSON from the file named by ``process.argv[3]``; it prints one JSON value,
+    which comes back parsed. Skips, naming the fix, where node is missing."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("needs node (apt-get install nodejs) to run the web runtime's modules")
+    from trm_sdk.export.web import assets_dir
+
+    def run(script: str, payload: Any, timeout: float = 120) -> Any:
+        probe, data = tmp_path / "probe.mjs", tmp_path / "input.json"
+        probe.write_text(script, encoding="utf-8")
+        data.write_text(json.dumps(payload), encoding="utf-8")
+        done = subprocess.run(
+            [node, str(probe), assets_dir().as_uri() + "/", str(data)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    return run

@@ -8,17 +8,13 @@ puzzles as the Python (node alone, no browser).
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
 
 from trm_sdk import views
-from trm_sdk.export.web import assets_dir
 from trm_sdk.tasks import get_task
 
 SUDOKU, MAZE = get_task("sudoku"), get_task("maze")
@@ -92,24 +88,7 @@ console.log(JSON.stringify({ generator: v.GENERATOR, out, words }));
 """
 
 
-def _node(tmp_path: Path, payload: dict[str, Any]) -> dict[str, Any]:
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("needs node (apt-get install nodejs) to run the web library")
-    probe, data = tmp_path / "draw.mjs", tmp_path / "input.json"
-    probe.write_text(_NODE_DRAW, encoding="utf-8")
-    data.write_text(json.dumps(payload), encoding="utf-8")
-    done = subprocess.run(
-        [node, str(probe), assets_dir().as_uri() + "/", str(data)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return dict(json.loads(done.stdout))
-
-
-def test_python_and_the_web_library_draw_the_same_views(tmp_path: Path) -> None:
+def test_python_and_the_web_library_draw_the_same_views(run_node: Callable[..., Any]) -> None:
     """25 Sudoku puzzles (63 views each: the default 64 less the puzzle as given) and 10 mazes (7 each)."""
     rng = np.random.default_rng(36)
     cases = []
@@ -121,8 +100,8 @@ def test_python_and_the_web_library_draw_the_same_views(tmp_path: Path) -> None:
         tokens = MAZE.encode(MAZE.generate(maze_rng, "easy")[0][None])[0]
         cases.append(("maze", k, tokens, 7))
     word_cases = [(0, []), (2**33 + 17, [3, 1, 4, 1, 5]), (9_007_199_254_740_991, [2] * 900)]
-    out = _node(
-        tmp_path,
+    out = run_node(
+        _NODE_DRAW,
         {
             "encodings": {"sudoku": SUDOKU.encoding(), "maze": MAZE.encoding()},
             "cases": [{"task": t, "seed": s, "tokens": tok.tolist(), "n": n} for t, s, tok, n in cases],

@@ -199,21 +199,7 @@ console.log(JSON.stringify({
 """
 
 
-def _run_node(tmp_path: Path, payload: dict[str, Any]) -> dict[str, Any]:
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("needs node (apt-get install nodejs) to run the page's modules")
-    probe, data = tmp_path / "probe.mjs", tmp_path / "input.json"
-    probe.write_text(_NODE_PROBE, encoding="utf-8")
-    data.write_text(json.dumps(payload), encoding="utf-8")
-    done = subprocess.run(
-        [node, str(probe), assets_dir().as_uri() + "/", str(data)], capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
-
-
-def test_the_pages_modules_agree_with_the_python_runtime(tmp_path: Path) -> None:
+def test_the_pages_modules_agree_with_the_python_runtime(run_node: Callable[..., Any]) -> None:
     text, answer = _generated("medium", 3)
     puzzle = codec.parse(text)
     rng = np.random.default_rng(0)
@@ -222,8 +208,8 @@ def test_the_pages_modules_agree_with_the_python_runtime(tmp_path: Path) -> None
     wrong[0, :2] = wrong[0, 1::-1]  # two digits of row 1 swapped: the row holds 1-9, two columns do not
     q_halt = np.array([4.59, 4.6, -3.0, 9.0], np.float32)  # logit(0.99) = 4.595
     clash = "11" + "." * 79
-    out = _run_node(
-        tmp_path,
+    out = run_node(
+        _NODE_PROBE,
         {
             "encoding": SUDOKU.encoding(),
             "puzzle": puzzle.ravel().tolist(),
@@ -345,7 +331,9 @@ console.log(JSON.stringify({
 """
 
 
-def test_the_page_checks_the_graph_without_webcrypto_and_runs_waves_in_chunks(tmp_path: Path) -> None:
+def test_the_page_checks_the_graph_without_webcrypto_and_runs_waves_in_chunks(
+    run_node: Callable[..., Any],
+) -> None:
     """Issue 37: outside a secure context the sha256 check once switched itself off, so a tampered graph
     ran and reported verified answers; and views had no bound, nor waves a size. Under node, with
     WebCrypto removed, the page's own SHA-256 must agree with hashlib and refuse a tampered graph, views
@@ -354,9 +342,6 @@ def test_the_page_checks_the_graph_without_webcrypto_and_runs_waves_in_chunks(tm
 
     from trm_sdk.limits import MAX_VIEWS
 
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("needs node (apt-get install nodejs) to run the page's modules")
     rng = np.random.default_rng(37)
     blobs = [
         b"",
@@ -392,14 +377,7 @@ def test_the_page_checks_the_graph_without_webcrypto_and_runs_waves_in_chunks(tm
         "tampered": base64.b64encode(step[:-1] + b"!").decode(),
         "rows": 150,
     }
-    probe, data = tmp_path / "integrity.mjs", tmp_path / "input.json"
-    probe.write_text(_NODE_INTEGRITY, encoding="utf-8")
-    data.write_text(json.dumps(payload), encoding="utf-8")
-    done = subprocess.run(
-        [node, str(probe), assets_dir().as_uri() + "/", str(data)], capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
-    out = json.loads(done.stdout)
+    out = run_node(_NODE_INTEGRITY, payload, timeout=60)
     assert out["hashes"] == [hashlib.sha256(b).hexdigest() for b in blobs]
     assert out["tampered"].startswith("ModelError: step.onnx has sha256"), out["tampered"]
     assert (out["hashedBy"], out["checked"]) == ("the page", True)
