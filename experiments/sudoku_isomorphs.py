@@ -43,7 +43,7 @@ def main() -> None:
         f"  not copied, sharing a fingerprint with a training puzzle (likely relabelled copies): {twin.sum()}"
     )
     for path, data in zip(args.train_csv, raw, strict=True):
-        used, _ = task.training.without_held_out([data], [path])  # as the trainer takes it
+        used, _ = task.training_pairs((path,))  # as the trainer takes it
         print(f"  training keeps {len(used)} of the {len(data)} puzzles of {path.name}")
     if args.model is None:
         return

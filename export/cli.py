@@ -13,8 +13,8 @@ from typing import Any
 
 import click
 
+from trm_sdk.cli.common import TASK, TASK_HELP
 from trm_sdk.errors import TRMError
-from trm_sdk.tasks import TASKS
 
 from .defaults import DEFAULT_N_VERIFY, DEFAULT_OPSET, SUPPORTED_OPSETS
 
@@ -131,7 +131,10 @@ def _export_tensorrt(task: str, model_dir: Path | None, out: Path, precision: st
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="trm-sdk", prog_name="trm-export")
 @click.option(
-    "--task", type=click.Choice(TASKS), default=TASKS[0], show_default=True, help="The puzzle task."
+    "--task",
+    type=TASK,
+    default=None,
+    help=f"{TASK_HELP} [default: the checkpoint's task; for tensorrt and web without --model, sudoku]",
 )
 @click.option(
     "--checkpoint",
@@ -218,7 +221,7 @@ def _export_tensorrt(task: str, model_dir: Path | None, out: Path, precision: st
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print only the final summary.")
 def main(
-    task: str,
+    task: str | None,
     checkpoint: Path | None,
     reference: Path | None,
     model_dir: Path | None,
@@ -248,10 +251,10 @@ def main(
     until trm calibrate chooses its stop.
     """
     if fmt == "tensorrt":
-        _export_tensorrt(task, model_dir, out, precision, max_batch)
+        _export_tensorrt(task or "sudoku", model_dir, out, precision, max_batch)
         return
     if fmt == "web":
-        _export_web(task, model_dir, out, puzzles, quiet)
+        _export_web(task or "sudoku", model_dir, out, puzzles, quiet)
         return
     if (checkpoint is None) == (reference is None):
         raise click.UsageError("--format onnx needs one of --checkpoint and --from-reference")
@@ -267,11 +270,10 @@ def main(
         if reference is not None:
             from .reference import import_reference
 
-            source = click.get_current_context().get_parameter_source("task")
             manifest = import_reference(
                 reference,
                 out,
-                task=None if source is click.core.ParameterSource.DEFAULT else task,
+                task=task,
                 precision=stored,
                 verify_data=verify_data,
                 n_verify=n_verify,

@@ -39,6 +39,7 @@ from trm_sdk.manifest import (
 )
 from trm_sdk.network import TRM
 from trm_sdk.tasks import Task, get_task
+from trm_sdk.tasks.registry import source_record
 from trm_sdk.train.curve import learning_curve
 
 from . import onnx_graphs
@@ -209,7 +210,7 @@ def export_onnx(
     config = cfg.to_dict()
     version = _package_version()
     meta = {
-        "task": task_name,
+        "task": the_task.name,
         "model_config": json.dumps(config, sort_keys=True),
         "model_config_sha256": _config_sha256(config),
         "manifest_format": str(FORMAT_VERSION),
@@ -270,7 +271,8 @@ def export_onnx(
     # The manifest keeps a short card; the curve and the run records go to the log beside it.
     card, log_record = training_log.split(training)
     fields = {
-        "task": task_name,
+        "task": the_task.name,
+        "task_source": source_record(the_task),
         "encoding": encoding,
         "model": config,
         "halting": {"threshold": DEFAULT_THRESHOLD, "max_steps": cfg.N_sup},

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from trm_sdk.tasks import TASKS
+from trm_sdk.tasks import task_names
+
+TASKS = tuple(task_names())
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(not (ROOT / "trm_sdk").is_dir(), reason="no source checkout around the tests")

@@ -567,3 +567,31 @@ def test_restore_refuses_another_optimizer_and_gives_the_ema_only_where_asked(tm
     torch.testing.assert_close(restored["head.weight"], ema["head.weight"], atol=1e-3, rtol=1e-3)
     moments = [s["exp_avg"] for s in adamw.state.values()]
     assert moments and all(m.dtype == torch.float32 and m.abs().sum() > 0 for m in moments)
+
+
+def test_the_learning_rate_warms_up_then_stays_or_decays_to_its_floor() -> None:
+    from trm_sdk.train.config import lr_factor
+
+    flat = TrainConfig(warmup_steps=10)
+    assert (
+        lr_factor(flat, 0) == pytest.approx(0.1)
+        and lr_factor(flat, 9) == 1.0
+        and lr_factor(flat, 10**6) == 1.0
+    )
+    cosine = TrainConfig.from_dict(
+        {
+            "warmup_steps": 0,
+            "lr_schedule": "cosine",
+            "lr_decay_start": 100,
+            "lr_decay_steps": 50,
+            "lr_floor": 0.2,
+        }
+    )
+    assert lr_factor(cosine, 100) == 1.0 and lr_factor(cosine, 125) == pytest.approx(0.6)
+    assert lr_factor(cosine, 150) == pytest.approx(0.2) and lr_factor(cosine, 10**6) == pytest.approx(0.2)
+    linear = TrainConfig.from_dict({"lr_schedule": "linear", "lr_decay_steps": 10, "warmup_steps": 0})
+    assert lr_factor(linear, 5) == pytest.approx(0.55)
+    with pytest.raises(ValueError, match="lr_schedule must be one of constant, cosine, linear"):
+        TrainConfig.from_dict({"lr_schedule": "step"})
+    with pytest.raises(ValueError, match="needs lr_decay_steps"):
+        TrainConfig.from_dict({"lr_schedule": "cosine"})

@@ -8,6 +8,8 @@ python -m pip install -q "torch==2.13.0"
 # [openvino] too, so the CPU backend's OpenVINO engine is checked in CI (f32 answers on any CPU; bf16 where
 # the runner's CPU has it natively).
 python -m pip install -q ".[train,export,dev,docs,openvino]"
+# The example puzzle plugin (docs/plugins.md), so its tests and a third registered task run too.
+python -m pip install -q ./examples/plugins/futoshiki
 ruff check .
 ruff format --check .
 mypy

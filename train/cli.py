@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from trm_sdk import __version__
+from trm_sdk.cli.common import TASK, TASK_HELP
 from trm_sdk.errors import TRMError
-from trm_sdk.tasks import TASKS, get_task
+from trm_sdk.tasks import get_task
 
 if TYPE_CHECKING:
     from .trainer import Trainer
@@ -107,11 +108,10 @@ def _launch(nproc: int, args: list[str]) -> None:
 @click.version_option(__version__, prog_name="trm-train")
 @click.option(
     "--task",
-    type=click.Choice(TASKS),
-    default=TASKS[0],
+    type=TASK,
+    default="sudoku",
     show_default=True,
-    help="The puzzle task; it sets the network's defaults (the task's MODEL_DEFAULTS in "
-    "trm_sdk/tasks/<task>/training.py) and its curriculum.",
+    help=f"{TASK_HELP} It sets the network's defaults (the task's model_defaults) and its curricula.",
 )
 @click.option(
     "--out",

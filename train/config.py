@@ -6,12 +6,13 @@ and a key neither knows is an error (``checked_fields``), never silently ignored
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from trm_sdk.network import checked_fields
 
-__all__ = ["TrainConfig", "checked_schedule"]
+__all__ = ["LR_SCHEDULES", "TrainConfig", "checked_schedule", "lr_factor"]
 
 
 @dataclass
@@ -26,6 +27,13 @@ class TrainConfig:
     batch_size: int = 768  # the global batch: split over the processes of a torchrun job
     lr: float = 1e-4  # for the global batch, whatever the number of processes
     warmup_steps: int = 2000
+    # After warm-up the rate is constant, or decays ("cosine", "linear") from lr at step lr_decay_start to
+    # lr * lr_floor at lr_decay_start + lr_decay_steps, and stays there: a resumed run decays from where
+    # it resumes by setting lr_decay_start to its step.
+    lr_schedule: str = "constant"
+    lr_decay_start: int = 0
+    lr_decay_steps: int = 0
+    lr_floor: float = 0.1
     weight_decay: float = 1.0
     beta1: float = 0.9
     beta2: float = 0.95
@@ -72,7 +80,26 @@ class TrainConfig:
                 values[key] = tuple(values[key])
         if "depth_schedule" in values:
             values["depth_schedule"] = checked_schedule(values["depth_schedule"])
+        if values.get("lr_schedule", "constant") not in LR_SCHEDULES:
+            raise ValueError(
+                f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, not {values['lr_schedule']!r}"
+            )
+        if values.get("lr_schedule", "constant") != "constant" and int(values.get("lr_decay_steps", 0)) < 1:
+            raise ValueError("a decaying lr_schedule needs lr_decay_steps >= 1")
         return cls(**values)
+
+
+LR_SCHEDULES = ("constant", "cosine", "linear")
+
+
+def lr_factor(cfg: TrainConfig, step: int) -> float:
+    """The learning rate at ``step`` as a fraction of ``cfg.lr``: the warm-up ramp times the decay."""
+    warm = min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps > 0 else 1.0
+    if cfg.lr_schedule == "constant" or step <= cfg.lr_decay_start:
+        return warm
+    done = min(1.0, (step - cfg.lr_decay_start) / max(1, cfg.lr_decay_steps))
+    shape = 0.5 * (1.0 + math.cos(math.pi * done)) if cfg.lr_schedule == "cosine" else 1.0 - done
+    return warm * (cfg.lr_floor + (1.0 - cfg.lr_floor) * shape)
 
 
 def checked_schedule(entries: Any) -> tuple[tuple[int, int, int], ...]:

@@ -109,8 +109,7 @@ class CurriculumStream:
         side = self.frame()
         if side is not None:
             p, s = p[:, :side, :side], s[:, :side, :side]  # before augmenting: a turn moves the corner
-        p, s = self.task.augment(p, s, self.rng)
-        return self.task.encode(p), self.task.encode(s)
+        return self.task.training_tokens(p, s, self.rng)
 
     def frame(self) -> int | None:
         """The side of the square this stage's puzzles are drawn in, or None for the task's full grid."""

@@ -38,7 +38,7 @@ import torch
 from trm_sdk.errors import TRMError
 from trm_sdk.manifest import jsonable
 from trm_sdk.network import TRM, TRMConfig
-from trm_sdk.tasks import TASKS, get_task
+from trm_sdk.tasks import get_task, task_names
 
 __all__ = [
     "CONFIG_NAME",
@@ -68,7 +68,15 @@ def reference_layouts() -> dict[str, dict[str, Any]]:
     """The reference datasets' token layouts, by task, for the tasks that declare one
     (``Task.reference_encoding()``). Each must equal our codec's encoding key for key, so that imported
     weights read our tokens as theirs; a difference is refused."""
-    return {name: layout for name in TASKS if (layout := get_task(name).reference_encoding()) is not None}
+    layouts = {}
+    for name in task_names():
+        try:
+            layout = get_task(name).reference_encoding()
+        except TRMError:  # a plugin that does not load has no layout to offer; loading it by name says why
+            continue
+        if layout is not None:
+            layouts[name] = layout
+    return layouts
 
 
 class ReferenceError(TRMError, ValueError):
@@ -223,7 +231,7 @@ def _pick_task(task: str | None, vocab: int, seq_len: int | None) -> str:
         return layout is not None and layout["vocab_size"] == vocab and seq_len in (None, layout["seq_len"])
 
     if task is None:
-        found = [name for name in TASKS if fits(name)]
+        found = [name for name in layouts if fits(name)]
         if len(found) != 1:
             raise ReferenceError(
                 f"cannot tell the task of a checkpoint with vocab_size {vocab}"

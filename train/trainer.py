@@ -31,7 +31,7 @@ from trm_sdk.network import TRM, TRMConfig
 from trm_sdk.tasks import Task, get_task
 
 from . import checkpoint, curve, distributed, hardware
-from .config import TrainConfig
+from .config import TrainConfig, lr_factor
 from .data import CurriculumStream, StreamConfig
 from .distributed import World
 from .evaluate import evaluate, score_file
@@ -250,8 +250,7 @@ class Trainer:
             cfg.T, cfg.n = depth
 
     def _lr(self) -> float:
-        warm = self.cfg.warmup_steps
-        return self.cfg.lr * min(1.0, (self.step + 1) / warm) if warm > 0 else self.cfg.lr
+        return self.cfg.lr * lr_factor(self.cfg, self.step)
 
     def _new_carry(self, cells: int | None = None) -> Carry:
         """``cells``: the stage's grid when it is smaller than the task's (a conv network's frames)."""

@@ -336,6 +336,8 @@ def _validate(raw: dict[str, Any], path: Path, full: bool = True) -> None:
 
     if not isinstance(raw["task"], str) or not raw["task"]:
         raise fail("task", f"must be a task name, got {raw['task']!r}")
+    if not isinstance(raw.get("task_source", {}), dict):
+        raise fail("task_source", f"must be an object, got {type(raw['task_source']).__name__}")
     for section in ("encoding", "model", "halting", "files"):
         if not isinstance(raw[section], dict):
             raise fail(section, f"must be an object, got {type(raw[section]).__name__}")

@@ -24,7 +24,7 @@ from . import backends, halting, recursion
 from .evaluation import budget_table
 from .manifest import Manifest, load_manifest, update
 from .solver import Solver
-from .tasks import Task, get_task
+from .tasks import Task, task_for_model
 
 __all__ = [
     "THRESHOLDS",
@@ -76,7 +76,7 @@ def halting_table(
 
 def _calibration_task(manifest: Manifest, files: Sequence[str | os.PathLike[str]]) -> Task:
     """The model's task, once no file is an evaluation set: choosing on one would tune on the test."""
-    task = get_task(manifest.task)
+    task = task_for_model(manifest)
     for path in files:
         if task.is_eval_only(path):
             raise ValueError(f"{path} is an evaluation-only set: calibrating on it would tune on the test")
@@ -135,8 +135,8 @@ def calibrate_budget(
     caller will pay.
     """
     manifest = load_manifest(Path(model))
-    task = _calibration_task(manifest, files)
-    solver = Solver(task.name, model=Path(model), backend=backend, stop_on_verified=True)
+    _calibration_task(manifest, files)  # refuses an evaluation-only file before any work
+    solver = Solver(model=Path(model), backend=backend, stop_on_verified=True)
     tables = {Path(p).name: budget_table(solver, p, max_steps, views, progress=progress) for p in files}
 
     def smallest(key: str) -> int:  # each table ends with the bound: max_steps, or all the views
@@ -221,7 +221,7 @@ def compare(
     old_m, new_m = load_manifest(Path(old), verify=False), load_manifest(Path(new), verify=False)
     if old_m.task != new_m.task:
         raise ValueError(f"{old} is a {old_m.task} model and {new} a {new_m.task} one")
-    task = get_task(old_m.task)
+    task = task_for_model(old_m)
     old_sets, new_sets = _sets(old_m), _sets(new_m)
     rows: list[dict[str, Any]] = []
     lost: list[str] = []

@@ -1,38 +1,43 @@
-"""The models that ship with trm-sdk, found as the package data of ``trm_sdk.models``.
+"""The models that ship with the installed tasks, each found through its task's ``model_resource``.
 
-``pyproject.toml`` installs the top-level ``models/`` folder as the package ``trm_sdk.models``, so
-``importlib.resources`` finds it the same way in a wheel and in an editable install of a checkout.
+trm-sdk's own models are the package data of ``trm_sdk.models`` (``pyproject.toml`` installs the
+top-level ``models/`` folder as that package); a plugin ships its model inside its own package. Either way
+``importlib.resources`` finds it, in a wheel and in an editable install alike.
 """
 
 from __future__ import annotations
 
-from importlib.resources import files
+import logging
 from pathlib import Path
 
-from .errors import ModelError
+from .errors import ModelError, TRMError
+from .tasks import get_task, task_names
+from .version import __version__
 
-__all__ = ["available", "model_dir", "models_root"]
+__all__ = ["available", "model_dir"]
 
-
-def models_root() -> Path:
-    """The folder holding one sub-folder per shipped model.
-
-    A real folder on disk, since ONNX Runtime opens the graphs by path: a package imported from a zip
-    archive has none, and says so.
-    """
-    root = files("trm_sdk.models")
-    if not isinstance(root, Path):
-        raise ModelError(
-            f"the shipped models are not files on disk ({root!r}): install trm-sdk as a folder, not a zip"
-        )
-    return root
+log = logging.getLogger("trm_sdk")
 
 
 def model_dir(task: str) -> Path:
-    """Folder of the shipped model for ``task`` (it may not exist: callers check via the manifest)."""
-    return models_root() / task
+    """Folder of the model shipped for ``task``; ModelError, saying what to pass instead, if it has none."""
+    folder = get_task(task).shipped_model()
+    if folder is None:
+        raise ModelError(
+            f"trm-sdk {__version__} and the task's package ship no {task} model; pass model=<folder made by "
+            "trm-export>"
+        )
+    return folder
 
 
 def available() -> list[str]:
-    """Tasks that have a shipped model."""
-    return sorted(p.name for p in models_root().iterdir() if (p / "manifest.json").is_file())
+    """Installed tasks that ship a model. A plugin that fails to load is left out (and logged); loading it
+    by name reports why."""
+    found = []
+    for name in task_names():
+        try:
+            if get_task(name).shipped_model() is not None:
+                found.append(name)
+        except TRMError as exc:
+            log.warning("trm_sdk: %s", exc)
+    return found

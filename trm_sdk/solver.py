@@ -17,24 +17,14 @@ from .errors import InvalidPuzzleError, ModelError, TRMError
 from .limits import MAX_BATCH_SIZE, MAX_THREADS
 from .manifest import PRECISIONS, Manifest, load_manifest
 from .options import LIBRARY_DEFAULTS, SolveOptions, check_int
+from .shipped import model_dir
 from .solution import Hint, Prediction, Rating, Solution
-from .tasks import get_task
+from .tasks import get_task, task_for_model
 from .views import run_views
 
 __all__ = ["Solver"]
 
 log = logging.getLogger("trm_sdk")
-
-
-def _shipped_model(task: str) -> Path:
-    from .shipped import available, model_dir
-    from .version import __version__
-
-    if task not in available():
-        raise ModelError(
-            f"trm-sdk {__version__} ships no {task} model yet; pass model=<folder made by trm-export>"
-        )
-    return model_dir(task)
 
 
 _ROWS_PER_RUN = 1024  # rows (puzzle views) one recursion run holds: about 70 MB of state at hidden 96
@@ -69,7 +59,7 @@ class Solver:
 
     def __init__(
         self,
-        task: str = "sudoku",
+        task: str | None = None,
         *,
         backend: str = "auto",
         model: str | Path | None = None,
@@ -80,13 +70,19 @@ class Solver:
         options: SolveOptions | None = None,
         **choices: Any,
     ) -> None:
-        """``choices``: SolveOptions' fields as keywords; an unknown one is a TypeError naming them."""
-        self.task = get_task(task)
+        """``task``: an installed task's name, or ``module:Class``; None means the task ``model``'s
+        manifest names, or "sudoku" without a model. ``choices``: SolveOptions' fields as keywords; an
+        unknown one is a TypeError naming them."""
+        if model is not None:
+            self.manifest: Manifest = load_manifest(model)
+            self.task = task_for_model(self.manifest) if task is None else get_task(task)
+        else:
+            self.task = get_task("sudoku" if task is None else task)
+            self.manifest = load_manifest(model_dir("sudoku" if task is None else task))
         given = self._chosen("Solver()", options, choices)
         self.batch_size: int = check_int("batch_size", batch_size, MAX_BATCH_SIZE)
         if threads is not None:
             threads = check_int("threads", threads, MAX_THREADS)
-        self.manifest: Manifest = load_manifest(model if model is not None else _shipped_model(task))
         self._check_manifest()
         self.options = given.merged_over(
             SolveOptions.from_manifest(self.manifest).merged_over(LIBRARY_DEFAULTS)
@@ -101,7 +97,9 @@ class Solver:
         if engine is not None:
             loading["engine"] = engine
         self._backend: backends.Backend = backends.create(backend, self.manifest, threads, **loading)
-        log.info("trm_sdk: %s model %s on backend %s", task, self.manifest.directory, self._backend.name)
+        log.info(
+            "trm_sdk: %s model %s on backend %s", self.task.name, self.manifest.directory, self._backend.name
+        )
 
     def __getattr__(self, name: str) -> Any:
         """``solver.max_steps`` and the other SolveOptions fields: this Solver's defaults, read from

@@ -15,21 +15,33 @@ import click
 from .. import backends, limits
 from ..errors import TRMError
 from ..limits import MAX_BATCH_SIZE, MAX_THREADS
+from ..manifest import load_manifest
 from ..options import LIBRARY_DEFAULTS, SolveOptions
 from ..solver import Solver
-from ..tasks import TASKS, Task
+from ..tasks import Task, get_task, task_for_model, task_names
+
+
+def chosen_task(task: str | None, model: Path | None) -> Task:
+    """The task a command's Solver will solve (``--task``, else the one ``--model`` names, else Sudoku),
+    read from the manifest without loading the graphs, so input is checked before a model loads."""
+    if task is None and model is not None:
+        return task_for_model(load_manifest(model, verify=False))
+    return get_task(task or "sudoku")
 
 
 @dataclass(frozen=True)
 class SolverSetup:
     """What a command line chose for its one Solver: how to load it, and the defaults of its calls."""
 
-    task: str
+    task: str | None  # None: the task the model's manifest names, or sudoku without a model
     backend: str
     model: Path | None
     threads: int | None
     batch_size: int
     options: SolveOptions  # the per-call choices given as flags; None fields take the model's defaults
+
+    def chosen_task(self) -> Task:
+        return chosen_task(self.task, self.model)
 
     def build(self) -> Solver:
         """The one Solver a command uses; ``options`` become its per-call defaults."""
@@ -44,6 +56,32 @@ class SolverSetup:
 
 
 _Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+class TaskName(click.ParamType):
+    """``--task``: an installed task's name or a ``module:Class``, loaded and checked as the command line
+    is read, so a mistyped name or a broken plugin is a usage error naming what is installed."""
+
+    name = "task"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            get_task(value)
+        except TRMError as exc:
+            self.fail(str(exc), param, ctx)
+        return str(value)
+
+
+def _task_help() -> str:
+    try:
+        names = ", ".join(task_names())
+    except TRMError:  # two packages claim one name: the option says so when it is used
+        names = "see trm info"
+    return f"The puzzle task: an installed one ({names}), or module:Class of one that is not registered."
+
+
+TASK = TaskName()
+TASK_HELP = _task_help()
 
 
 def _choice_flag(f: dataclasses.Field[Any]) -> _Decorator:
@@ -76,7 +114,7 @@ def solver_options(func: Callable[..., Any]) -> Callable[..., Any]:
         return func(*args, opts=opts, **kwargs)
 
     flags: list[_Decorator] = [
-        click.option("--task", type=click.Choice(list(TASKS)), default="sudoku", show_default=True),
+        click.option("--task", type=TASK, help=f"{TASK_HELP} [default: the model's task, else sudoku]"),
         click.option(
             "--backend", type=click.Choice(["auto", *backends.BACKENDS]), default="auto", show_default=True
         ),

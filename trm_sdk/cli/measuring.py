@@ -13,8 +13,7 @@ import click
 from .. import backends, evaluation
 from .. import bench as benchmarks
 from ..limits import MAX_VIEWS
-from ..tasks import TASKS, get_task
-from .common import SolverSetup, errors_as_messages, solver_options
+from .common import TASK, TASK_HELP, SolverSetup, chosen_task, errors_as_messages, solver_options
 
 
 @click.command(name="eval")
@@ -200,7 +199,7 @@ def _bench_table(report: dict[str, Any]) -> str:
     help="The CPU backend's engines to compare side by side (repeatable): auto (what a Solver gets here), "
     "onnxruntime (fp32), openvino (bf16 where the CPU has it natively, else f32).",
 )
-@click.option("--task", type=click.Choice(list(TASKS)), default="sudoku", show_default=True)
+@click.option("--task", type=TASK, help=f"{TASK_HELP} [default: the model's task, else sudoku]")
 @click.option(
     "--model",
     type=click.Path(file_okay=False, path_type=Path),
@@ -246,7 +245,7 @@ def _bench_table(report: dict[str, Any]) -> str:
 def bench(
     backend_names: tuple[str, ...],
     engine_names: tuple[str, ...],
-    task: str,
+    task: str | None,
     model: Path | None,
     easy: str | None,
     hard: str | None,
@@ -262,7 +261,7 @@ def bench(
 ) -> None:
     """Latency, throughput, halting against all steps, and accuracy, for each backend here, the CPU backend
     once per engine (--engine), side by side."""
-    chosen = get_task(task)
+    chosen = chosen_task(task, model)
     easy = easy or chosen.bench_levels[0]
     hard = hard or chosen.bench_levels[1]
     try:

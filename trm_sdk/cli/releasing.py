@@ -13,7 +13,7 @@ import click
 from .. import backends, manifest, release
 from ..errors import TRMError
 from ..limits import MAX_STEPS, MAX_VIEWS
-from ..tasks import get_task
+from ..tasks import task_for_model
 from .common import errors_as_messages
 
 
@@ -73,7 +73,7 @@ def calibrate(
     calibration files with `trm generate` and seeds no evaluation set uses.
     """
     model_manifest = manifest.load_manifest(model)
-    task = get_task(model_manifest.task)
+    task = task_for_model(model_manifest)
     total = sum(len(task.load(f)) for f in files)
     if not stop_on_verified and (max_steps is not None or views is not None):
         raise click.UsageError("--max-steps and --views choose a budget: they need --stop-on-verified")

@@ -17,10 +17,12 @@ from ..backends import cpu_engines
 from ..errors import TRMError
 from ..options import SolveOptions
 from ..rating import rate_solution
-from ..tasks import TASKS, get_task
+from ..tasks import get_task, installed, task_names
 from .common import (
     EXIT_INTERRUPTED,
     EXIT_UNSOLVED,
+    TASK,
+    TASK_HELP,
     InputError,
     SolverSetup,
     errors_as_messages,
@@ -61,7 +63,7 @@ def solve(
     """
     if hint and rate:
         raise click.UsageError("--hint replaces solving, so it cannot be combined with --rate")
-    checker = get_task(opts.task)
+    checker = opts.chosen_task()
     located = [item for source in puzzles for item in read_puzzles(source, checker)]
     items: list[str] = []
     skipped: dict[int, str] = {}  # position among all puzzles -> why it was skipped
@@ -136,7 +138,7 @@ def solve(
 @click.option("--model", type=click.Path(file_okay=False, path_type=Path), help="Also describe this model.")
 @errors_as_messages
 def info(model: Path | None) -> None:
-    """Show the version, the shipped models, and which backends can run here and why not."""
+    """Show the version, the installed tasks and their models, and which backends can run here and why not."""
     from ..manifest import load_manifest
     from ..shipped import available, model_dir
 
@@ -147,6 +149,7 @@ def info(model: Path | None) -> None:
         click.echo(f"  {name:9s} {'available' if reason is None else 'unavailable: ' + reason}")
         if name == "cpu" and reason is None:
             click.echo(f"            engine: {cpu_engines.plan().summary()}")
+    _list_tasks()
     dirs = [model_dir(t) for t in available()] + ([model] if model else [])
     click.echo("\nmodels:" if dirs else "\nmodels: none shipped")
     for d in dirs:
@@ -158,6 +161,27 @@ def info(model: Path | None) -> None:
             raise InputError(
                 f"{d / 'manifest.json'}: cannot describe the model: missing or malformed {what}"
             ) from None
+
+
+def _list_tasks() -> None:
+    """One line per installed task: where it comes from, its levels and views; a plugin that fails to
+    load says why instead of hiding the others."""
+    sources = installed()
+    click.echo(
+        f"\ntasks ({len(sources)} installed; a plugin adds one through the entry-point group trm_sdk.tasks):"
+    )
+    for name in task_names():
+        origin = sources[name]
+        try:
+            task = get_task(name)
+        except TRMError as exc:
+            click.echo(f"  {name:10s} cannot be loaded: {exc}")
+            continue
+        views = f"{task.max_views} views" if task.max_views < 1000 else "views without limit"
+        click.echo(
+            f"  {name:10s} {origin.package or origin.target} {origin.version or ''}".rstrip()
+            + f"; levels {', '.join(task.levels)}; {views}; search {'yes' if task.has_search else 'no'}"
+        )
 
 
 def _describe(m: Any, d: Path) -> None:
@@ -223,12 +247,12 @@ def _measured(row: dict[str, Any]) -> str:
 @click.command()
 @click.option(
     "--level",
-    type=click.Choice(sorted({level for name in TASKS for level in get_task(name).levels})),
     default=None,
-    help="Difficulty. Sudoku by blank count: easy 30-40, medium 41-50, hard 51-56, minimal. Mazes: easy "
-    "6-12 cells a side, medium 13-22, hard 30 with 100+ move paths.",
+    help="Difficulty: one of the task's levels, easiest first (trm info lists them). Sudoku: easy 30-40 "
+    "blanks, medium 41-50, hard 51-56, minimal; mazes: easy 6-12 cells a side, medium 13-22, hard 30 with "
+    "100+ move paths.",
 )
-@click.option("--task", type=click.Choice(list(TASKS)), default="sudoku", show_default=True)
+@click.option("--task", type=TASK, default="sudoku", show_default=True, help=TASK_HELP)
 @click.option(
     "--blanks", type=click.IntRange(0, 64), default=None, help="Sudoku: exactly this many blanks instead."
 )
@@ -240,12 +264,12 @@ def _measured(row: dict[str, Any]) -> str:
 def generate(
     level: str | None, task: str, blanks: int | None, count: int, seed: int, out: Path | None, quiet: bool
 ) -> None:
-    """Generate puzzles with their answers as CSV: unique-solution Sudoku (puzzle,solution), or mazes
-    (question,answer,path_length)."""
+    """Generate puzzles with their answers as CSV, in the form the task's files are read back in (Sudoku:
+    puzzle,solution; mazes: question,answer,path_length; a plugin's: puzzle,answer by default)."""
     chosen = get_task(task)
     options = {} if blanks is None else {"blanks": blanks}
     if level is not None and level not in chosen.levels:
-        raise click.UsageError(f"{task} levels are {', '.join(chosen.levels)}")
+        raise click.UsageError(f"{chosen.name} levels are {', '.join(chosen.levels)}, not {level!r}")
     rng = np.random.default_rng(seed)
     pairs = []
     with click.progressbar(

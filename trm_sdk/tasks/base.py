@@ -1,8 +1,22 @@
-"""The one home of task knowledge: everything that differs between Sudoku and Maze is a method here.
+"""The one home of task knowledge: everything that differs between puzzles is a member of :class:`Task`.
 
 The runtime, the commands, training and export ask the task object; none of them compares a task's name.
-A new puzzle type is a new subclass (and a ``tasks/<name>/`` package behind it), nothing else. Every
-method is numpy-only, so the runtime can import any of it without PyTorch.
+A new puzzle is a subclass registered under the ``trm_sdk.tasks`` entry-point group
+(:mod:`trm_sdk.tasks.registry`), in the SDK or in a plugin package of its own. Every member is
+numpy-only, so the runtime can import any of it without PyTorch.
+
+The public contract, which docs/plugins.md walks through:
+
+* **required**: ``name``, ``seq_len``, ``vocab_size``, ``levels``; :meth:`~Task.parse`,
+  :meth:`~Task.encode`, :meth:`~Task.decode`, :meth:`~Task.verify`, :meth:`~Task.format`,
+  :meth:`~Task.split_text`, :meth:`~Task.to_string` and :meth:`~Task.generate`;
+* **optional, with defaults**: :meth:`~Task.symmetries` (none: one view), ``model_resource`` (no shipped
+  model), :meth:`~Task.search` (no ``fallback="search"``), :meth:`~Task.hint`, :meth:`~Task.details`,
+  the CSV files (:meth:`~Task.load`, :meth:`~Task.to_csv`) and the training recipe
+  (:attr:`~Task.model_defaults`, :attr:`~Task.curricula`, :meth:`~Task.generate_pairs`, ...).
+
+Members whose docstring says *internal* serve the built-in tasks' special cases (a maze's several right
+answers, Sudoku's held-out training rows) and may change between releases; a plugin leaves them alone.
 """
 
 from __future__ import annotations
@@ -11,8 +25,8 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
-from types import ModuleType
 from typing import Any, Protocol
 
 import numpy as np
@@ -20,7 +34,8 @@ import numpy as np
 from .. import limits
 from ..errors import InvalidPuzzleError, TRMError
 from ..solution import Hint, Solution
-from ..views import Views, ViewStream
+from ..views import Views, ViewStream, apply
+from . import pairfile
 
 Pair = tuple[np.ndarray, np.ndarray]  # (puzzles, answers) in the task's canonical arrays
 Progress = Callable[[int], None]  # called with the number of puzzles just finished
@@ -58,6 +73,21 @@ class PuzzleFile(Protocol):
 
 
 @dataclass(frozen=True)
+class TaskSource:
+    """Where a loaded task came from: its name, the ``module:Class`` that implements it, and the installed
+    distribution that registered it (None for a ``module:Class`` outside any). A model records it."""
+
+    name: str
+    target: str
+    package: str | None
+    version: str | None
+
+    def describe(self) -> str:
+        origin = f" from {self.package} {self.version}" if self.package else ""
+        return f"{self.target}{origin}"
+
+
+@dataclass(frozen=True)
 class SearchOutcome:
     """What a task's exact search made of one puzzle, given the network's logits as guidance."""
 
@@ -67,16 +97,47 @@ class SearchOutcome:
 
 
 class Task(ABC):
-    """One puzzle type: parsing, encoding, verification, files, generation, search, and training data."""
+    """One puzzle type: parsing, encoding, verification, files, generation, search, and training data.
 
-    name: str
+    A task holds no state (training's worker processes pickle it), so the registry builds each one once.
+    """
+
+    name: str  # what users type: Solver("name"), trm solve --task name; an identifier
     seq_len: int  # cells the network sees
     vocab_size: int
     levels: tuple[str, ...]  # generator difficulty levels, easiest first
-    bench_levels: tuple[str, str]  # (easy, hard) generated samples that ``trm bench`` times by default
-    export_levels: tuple[str, ...]  # generated levels the export's parity check runs on by default
-    routes: bool = False  # answers come with a route (``Solution.path``), which ``trm solve --json`` prints
-    max_views: int = 1  # distinct views the task's symmetries give, the puzzle as given included
+    routes: bool = False  # internal: answers come with a route (Solution.path), which --json prints
+    # The package and folder holding the model shipped for this task (importlib.resources), or None.
+    model_resource: tuple[str, str] | None = None
+    source: TaskSource | None = None  # set by the registry when it loads the task
+
+    @property
+    def bench_levels(self) -> tuple[str, str]:
+        """(easy, hard) generated samples that ``trm bench`` times by default."""
+        return (self.levels[0], self.levels[-1])
+
+    @property
+    def export_levels(self) -> tuple[str, ...]:
+        """Generated levels the export's parity check runs on by default."""
+        return self.levels
+
+    def shipped_model(self) -> Path | None:
+        """The folder of the model shipped for this task, or None when there is none.
+
+        A real folder on disk, since ONNX Runtime opens graphs by path: a package imported from a zip
+        archive has none, and says so.
+        """
+        if self.model_resource is None:
+            return None
+        package, folder = self.model_resource
+        root = resources.files(package)
+        if not isinstance(root, Path):
+            raise TRMError(
+                f"the model of task {self.name!r} is not a folder on disk ({root!r}): install "
+                f"{package} as a folder, not a zip"
+            )
+        found = root / folder
+        return found if (found / "manifest.json").is_file() else None
 
     # -- the runtime ----------------------------------------------------------------------------------------
 
@@ -126,10 +187,33 @@ class Task(ABC):
         """The next cell to reveal; ``answer`` is a verified full answer when there is one."""
         raise TRMError(f"task {self.name!r} does not give hints")
 
+    def symmetries(self) -> Views | None:
+        """Every symmetry of the task as a view of its tokens, the identity first, or None for none.
+
+        A symmetry maps every valid (puzzle, answer) pair to another valid pair (a Futoshiki's turns and
+        mirrors, and reversing its digits). The Solver runs a hard puzzle in other views until one answer
+        verifies, and training shows each pair in a random view; a task with none gets neither.
+        """
+        return None
+
+    @property
+    def max_views(self) -> int:
+        """Distinct views the task's symmetries give, the puzzle as given included."""
+        table = self.symmetries()
+        return 1 if table is None else len(table)
+
     def draw_views(self, stream: ViewStream, n: int) -> Views:
         """``n`` distinct views other than the puzzle as given, drawn from ``stream`` in an order the task
-        specifies, so that every runtime draws the same ones (see :mod:`trm_sdk.views`)."""
-        raise TRMError(f"task {self.name!r} has no views")
+        specifies, so that every runtime draws the same ones (see :mod:`trm_sdk.views`).
+
+        The default draws from :meth:`symmetries` without replacement; Sudoku's group is too large to list
+        and the web runtime must match the built-in tasks bit for bit, so they draw their own.
+        """
+        table = self.symmetries()
+        if table is None or not 0 <= n < len(table):
+            raise TRMError(f"task {self.name!r} has {self.max_views - 1} views besides the puzzle, not {n}")
+        order = np.array([1 + k for k in stream.permutation(len(table) - 1)][:n], dtype=np.int64)
+        return table[order]
 
     @property
     def answer_tokens(self) -> slice:
@@ -174,16 +258,16 @@ class Task(ABC):
     def to_string(self, grid: Any) -> str:
         """A puzzle or answer (canonical array, or what ``Solution.grid`` holds) in its one-line file form."""
 
-    # The task's ``datasets`` module reads its files and knows which are evaluation-only.
-    datasets: ModuleType
-
     def load(self, path: str | os.PathLike[str], limit: int | None = None) -> PuzzleFile:
-        """A data file's puzzles (and answers, when it has them); errors name the file and line."""
-        return self.datasets.load(path, limit=limit)
+        """A data file's puzzles (and answers, when it has them); errors name the file and line.
+
+        The default reads the ``puzzle,answer`` CSV that :meth:`to_csv` writes (:mod:`.pairfile`).
+        """
+        return pairfile.read(self, path, limit)
 
     def is_eval_only(self, path: str | os.PathLike[str]) -> bool:
-        """True for a file the data's SOURCES.md reserves for evaluation: never trained or tuned on."""
-        return bool(self.datasets.is_eval_only(path))
+        """True for a file reserved for evaluation: never trained or tuned on. The default: none is."""
+        return False
 
     def is_easy_set(self, name: str) -> bool:
         """An evaluation set every useful model solves nearly always: ``trm compare`` guards it against
@@ -240,9 +324,9 @@ class Task(ABC):
     def generate(self, rng: np.random.Generator, level: str | None = None, **options: Any) -> Pair:
         """One (puzzle, answer) pair of a named level, or as ``options`` say (Sudoku: ``blanks=``)."""
 
-    @abstractmethod
     def to_csv(self, puzzles: np.ndarray, answers: np.ndarray) -> str:
         """Puzzles and answers as the CSV text that :meth:`load` reads back."""
+        return pairfile.write(self, puzzles, answers)
 
     def random_tokens(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """(n, seq_len) arbitrary valid tokens: the export's parity check runs on these as well."""
@@ -250,41 +334,62 @@ class Task(ABC):
 
     # -- training data (numpy only; trm_sdk.train asks these) ---------------------------------------------
 
-    # Each task keeps what training needs in two modules beside its codec: ``training`` (MODEL_DEFAULTS,
-    # CURRICULA, WITHOUT_FILES, STREAM_TUNING, generate_pairs, eval_set) and ``augment`` (random_augment).
-    training: ModuleType
-    augmentation: ModuleType
-
     @property
     def model_defaults(self) -> dict[str, Any]:
-        """A run's network settings over TRMConfig's defaults (``--set`` overrides them)."""
-        return dict(self.training.MODEL_DEFAULTS)
+        """A run's network settings over TRMConfig's defaults (``--set`` overrides them). The default is
+        TRM-MLP, the paper's network for small fixed grids; a task overrides what suits it."""
+        return {"vocab_size": self.vocab_size, "seq_len": self.seq_len, "mixer": "mlp"}
 
     @property
     def curricula(self) -> dict[str, list[dict[str, float]]]:
-        """Curriculum name -> stages, each a mix: source -> weight."""
-        return self.training.CURRICULA
+        """Curriculum name -> stages, each a mix: source -> weight. A source is "gen:LEVEL" (generated
+        puzzles of a level) or "files" (``--data``). The default "easy-to-hard" adds one level per stage,
+        keeping a share of the easier ones; "hard" trains on the hardest level alone."""
+        stages = [
+            {f"gen:{level}": (0.5 if k == i else 0.5 / i) for k, level in enumerate(self.levels[: i + 1])}
+            if i
+            else {f"gen:{self.levels[0]}": 1.0}
+            for i in range(len(self.levels))
+        ]
+        last = f"gen:{self.levels[-1]}"
+        return {"easy-to-hard": stages, "hard": [{last: 0.5, "files": 0.5}]}
 
     @property
     def without_files(self) -> str:
         """The source a stage draws instead of "files" when a run has no training files."""
-        return self.training.WITHOUT_FILES
+        return f"gen:{self.levels[-1]}"
 
     @property
     def stream_tuning(self) -> dict[str, Any]:
         """StreamConfig values that suit the generator's speed (pool_size, refresh, chunk_size)."""
-        return dict(self.training.STREAM_TUNING)
+        return {}
 
     def generate_pairs(self, rng: np.random.Generator, source: str, count: int) -> Pair:
-        """``count`` fresh pairs of a curriculum's generated source ("gen:...").
+        """``count`` fresh pairs of a curriculum's generated source ("gen:LEVEL"), stacked.
 
         Worker processes call it, so the bound method is pickled: a task holds no state beyond its class.
         """
-        return self.training.generate_pairs(rng, source, count)
+        level = source.removeprefix("gen:")
+        pairs = [self.generate(rng, level) for _ in range(count)]
+        return np.stack([p for p, _ in pairs]), np.stack([s for _, s in pairs])
 
     def augment(self, puzzles: np.ndarray, answers: np.ndarray, rng: np.random.Generator) -> Pair:
-        """An independent random symmetry of the task applied to each pair (answers move with puzzles)."""
-        return self.augmentation.random_augment(puzzles, answers, rng)
+        """Canonical pairs changed by a random symmetry each, before encoding. The default leaves them:
+        :meth:`training_tokens` applies :meth:`symmetries` to the tokens instead."""
+        return puzzles, answers
+
+    def training_tokens(
+        self, puzzles: np.ndarray, answers: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(question tokens, answer tokens) of a training batch, each pair in a random view of its own
+        (:meth:`augment`, then one of :meth:`symmetries` on the tokens where the task lists them)."""
+        puzzles, answers = self.augment(puzzles, answers, rng)
+        questions, solved = self.encode(puzzles), self.encode(answers)
+        table = self.symmetries()
+        if table is None or len(table) == 1:
+            return questions, solved
+        views = table[rng.integers(0, len(table), len(questions))]
+        return apply(questions, views), apply(solved, views)
 
     def frame(self, stage: dict[str, float]) -> int | None:
         """The side of the smaller square grid that holds every puzzle of a curriculum stage, for a network
@@ -294,7 +399,14 @@ class Task(ABC):
     def eval_set(self, seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
         """The trainer's fixed in-training evaluation set: ``n`` (question, answer) token rows, easy to
         hard, from a seed the training stream never draws from."""
-        return self.training.eval_set(seed, n)
+        rng = np.random.default_rng(20_000_003 + seed)
+        per_level = np.array_split(np.arange(n), len(self.levels))
+        pairs = [
+            self.generate(rng, level)
+            for level, share in zip(self.levels, per_level, strict=True)
+            for _ in share
+        ]
+        return self.encode(np.stack([p for p, _ in pairs])), self.encode(np.stack([s for _, s in pairs]))
 
     def training_file(self, path: str | os.PathLike[str]) -> PuzzleFile:
         """One file to train on; evaluation-only files, and files without answers, are refused."""

@@ -14,12 +14,14 @@ import numpy as np
 
 from ...solution import Solution
 from ...views import Views, ViewStream
-from ..base import Pair, SearchOutcome, Task
+from ..base import Pair, SearchOutcome
+from ..builtin import BuiltinTask
 from . import augment, codec, datasets, generate, training
 
 
-class MazeTask(Task):
+class MazeTask(BuiltinTask):
     name = "maze"
+    model_resource = ("trm_sdk.models", "maze")
     seq_len = codec.CELLS
     vocab_size = codec.VOCAB_SIZE
     datasets = datasets

@@ -11,7 +11,8 @@ import numpy as np
 from ...limits import MAX_VIEWS
 from ...solution import Hint
 from ...views import Views, ViewStream
-from ..base import Pair, Progress, SearchOutcome, Task, _no_progress
+from ..base import Pair, Progress, SearchOutcome, _no_progress
+from ..builtin import BuiltinTask
 from . import assist, augment, codec, datasets, generate, training
 
 # Evaluation sets that every useful model solves nearly always (Kaggle's, Norvig's easy50, 10-40 blanks).
@@ -20,8 +21,9 @@ _GRID_LINES = 13  # a pasted grid: 9 rows, 2 box rules, a frame line above and b
 _EASY_SETS = re.compile(r"kaggle|easy50|blanks(10|20|30|40)\b")
 
 
-class SudokuTask(Task):
+class SudokuTask(BuiltinTask):
     name = "sudoku"
+    model_resource = ("trm_sdk.models", "sudoku")
     seq_len = codec.CELLS
     vocab_size = codec.VOCAB_SIZE
     datasets = datasets
