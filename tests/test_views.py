@@ -257,7 +257,7 @@ def test_views_need_a_task_with_symmetries() -> None:
     from trm_sdk.errors import TRMError
     from trm_sdk.tasks.base import Task
 
-    with pytest.raises(TRMError, match="no views"):
+    with pytest.raises(TRMError, match="lists no symmetries, so it has no views"):
         Task.draw_views(SUDOKU, views.ViewStream(0), 1)
 
 

@@ -210,7 +210,9 @@ class Task(ABC):
         and the web runtime must match the built-in tasks bit for bit, so they draw their own.
         """
         table = self.symmetries()
-        if table is None or not 0 <= n < len(table):
+        if table is None:
+            raise TRMError(f"task {self.name!r} lists no symmetries, so it has no views besides the puzzle")
+        if not 0 <= n < len(table):
             raise TRMError(f"task {self.name!r} has {self.max_views - 1} views besides the puzzle, not {n}")
         order = np.array([1 + k for k in stream.permutation(len(table) - 1)][:n], dtype=np.int64)
         return table[order]
