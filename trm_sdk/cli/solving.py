@@ -15,6 +15,7 @@ import numpy as np
 from .. import __version__, backends, training_log
 from ..backends import cpu_engines
 from ..errors import TRMError
+from ..limits import MAX_VIEWS
 from ..options import SolveOptions
 from ..rating import rate_solution
 from ..tasks import get_task, installed, task_names
@@ -177,7 +178,7 @@ def _list_tasks() -> None:
         except TRMError as exc:
             click.echo(f"  {name:10s} cannot be loaded: {exc}")
             continue
-        views = f"{task.max_views} views" if task.max_views < 1000 else "views without limit"
+        views = f"{task.max_views} views" if task.max_views < MAX_VIEWS else "views without limit"
         click.echo(
             f"  {name:10s} {origin.package or origin.target} {origin.version or ''}".rstrip()
             + f"; levels {', '.join(task.levels)}; {views}; search {'yes' if task.has_search else 'no'}"

@@ -43,7 +43,8 @@ def installed() -> dict[str, TaskSource]:
 
 def task_names() -> list[str]:
     """The installed tasks' names: the built-in ones first, then the plugins', each in name order."""
-    return sorted(installed(), key=lambda name: (installed()[name].package != "trm-sdk", name))
+    found = installed()  # one scan of the installed distributions, not one per name
+    return sorted(found, key=lambda name: (found[name].package != "trm-sdk", name))
 
 
 def get_task(name: str) -> Task:

@@ -140,36 +140,19 @@ def _propagate(b: int, done: int, rules: _Rules) -> _State | None:
 
         # Place every single found: one AND, one OR each. A placement can kill another single of the
         # same pass; that shows up as a missing candidate here or an empty constraint next pass.
-        while naked:
-            low = naked & -naked
-            naked ^= low
-            i = low.bit_length() - 1
-            w = (b >> i) & _STACK  # the cell's one candidate, in its digit's layer
-            if not w:
-                return None
-            p = i + w.bit_length() - 1
-            b &= _KEEP[p]
-            done |= _DONE[p]
-        while hr:
-            low = hr & -hr
-            hr ^= low
-            q = low.bit_length() - 1
-            w = (b >> q) & _ROW0
-            if not w:
-                return None
-            p = q + w.bit_length() - 1
-            b &= _KEEP[p]
-            done |= _DONE[p]
-        while hc:
-            low = hc & -hc
-            hc ^= low
-            q = low.bit_length() - 1
-            w = (b >> q) & _COL0
-            if not w:
-                return None
-            p = q + w.bit_length() - 1
-            b &= _KEEP[p]
-            done |= _DONE[p]
+        # A naked single's mask is its cell's candidates across the digit layers; a hidden single's, its
+        # row's or column's places in the digit's layer. The bit found is the one candidate to place.
+        for singles, mask in ((naked, _STACK), (hr, _ROW0), (hc, _COL0)):
+            while singles:
+                low = singles & -singles
+                singles ^= low
+                q = low.bit_length() - 1
+                w = (b >> q) & mask
+                if not w:
+                    return None
+                p = q + w.bit_length() - 1
+                b &= _KEEP[p]
+                done |= _DONE[p]
 
 
 def _branch_cell(b: int, done: int) -> int:
