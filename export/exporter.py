@@ -245,6 +245,7 @@ def export_onnx(
             unrounded=model if precision == "float16" else None,
             threshold=DEFAULT_THRESHOLD,
             answer_tokens=the_task.answer_tokens,
+            exact=the_task.exact_tokens,
             log=say,
         )
     except ExportError as exc:

@@ -266,6 +266,38 @@ def test_halting_steps_reference() -> None:
     assert halting_steps(q, 2.0, 9).tolist() == [3, 3, 3]
 
 
+def test_parity_counts_solved_puzzles_with_the_tasks_judge(exported: dict) -> None:
+    """Solved counts read every token (a puzzle's given cells too, as training's evaluation does) and ask
+    the task's judge: Futoshiki's inequality cells lie outside the digits compared cell by cell, and a
+    maze accepts any shortest path."""
+    from trm_sdk.export import VerifySet, check_parity
+
+    model, out = exported["model"], exported["out"]
+    tokens = random_tokens(3, seed=5)
+    with torch.no_grad():
+        y, z = model.initial_state(len(tokens))
+        for _ in range(model.cfg.N_sup):
+            y, z, logits, _q = model(torch.from_numpy(tokens), y, z)
+    own = logits.argmax(-1).numpy()  # the model's own answers over the whole vocabulary
+    wrong = own.copy()
+    wrong[0, 0] = (wrong[0, 0] + 1) % 11
+    sets = [VerifySet("own", tokens, own), VerifySet("wrong", tokens, wrong)]
+    args = (model, out / "step.onnx", out / "unrolled.onnx", sets)
+    parity = check_parity(*args, threshold=2.0, answer_tokens=slice(2, 11))
+    solved = parity["solved"]
+    assert solved == {"own": {"all_steps": 3, "halting": 3}, "wrong": {"all_steps": 2, "halting": 2}}
+    seen: list[tuple[int, ...]] = []
+
+    def judge(pred: np.ndarray, questions: np.ndarray, answers: np.ndarray) -> np.ndarray:
+        seen.append((len(pred), len(questions), len(answers)))
+        return np.zeros(len(pred), bool)
+
+    parity = check_parity(*args, threshold=2.0, exact=judge)
+    nothing = {"all_steps": 0, "halting": 0}
+    assert parity["solved"] == {"own": nothing, "wrong": nothing}
+    assert seen == [(3, 3, 3)] * 4
+
+
 # --------------------------------------------------------------------------------------------------
 # failures
 
