@@ -83,6 +83,19 @@ def _rules(signs: Sequence[int]) -> _Rules:
     return tuple(out)
 
 
+def _once(b: int, step: int, flags: int) -> int | None:
+    """Saturating counts over windows of five bits ``step`` apart, read at ``flags``: the flags whose
+    window holds exactly one candidate, or None if some window holds none (a dead end)."""
+    x = b >> step
+    o, t = b | x, b & x
+    for x in (b >> 2 * step, b >> 3 * step, b >> 4 * step):
+        t |= o & x
+        o |= x
+    if o & flags != flags:
+        return None
+    return flags & ~t
+
+
 def _propagate(b: int, done: int, rules: _Rules) -> _State | None:
     """Apply the signs' bounds and the naked and hidden singles until nothing changes; None at a dead end."""
     while True:
@@ -102,38 +115,16 @@ def _propagate(b: int, done: int, rules: _Rules) -> _State | None:
                 break
             b = nb
 
-        # One digit per cell: saturating counts (o: at least one, t: at least two) over the 5 layers.
-        x = b >> 25
-        o, t = b | x, b & x
-        for x in (b >> 50, b >> 75, b >> 100):
-            t |= o & x
-            o |= x
-        o &= _ALL
-        if o != _ALL:
-            return None  # a cell with no candidate left
-        naked = o & ~(t | (done >> _SOLVED))
-
-        # Each digit once per row: windows of 5 cells across, the count landing at the row's first cell.
-        x = b >> 1
-        o, t = b | x, b & x
-        for x in (b >> 2, b >> 3, b >> 4):
-            t |= o & x
-            o |= x
-        o &= _ROW_FLAGS
-        if o != _ROW_FLAGS:
-            return None  # a digit with no place left in some row
-        hr = o & ~(t | done)
-
-        # ... and per column: windows of 5 cells down.
-        x = b >> 5
-        o, t = b | x, b & x
-        for x in (b >> 10, b >> 15, b >> 20):
-            t |= o & x
-            o |= x
-        o &= _COL_FLAGS
-        if o != _COL_FLAGS:
-            return None
-        hc = o & ~(t | (done >> _COL_DONE))
+        # One digit per cell (windows across the digit layers), each digit once per row (windows of
+        # 5 cells across, the count landing at the row's first cell) and per column (5 cells down).
+        naked = _once(b, _N, _ALL)
+        hr = _once(b, 1, _ROW_FLAGS)
+        hc = _once(b, 5, _COL_FLAGS)
+        if naked is None or hr is None or hc is None:
+            return None  # a cell with no candidate, or a digit with no place in a row or column
+        naked &= ~(done >> _SOLVED)
+        hr &= ~done
+        hc &= ~(done >> _COL_DONE)
 
         if not (naked or hr or hc):
             return b, done
