@@ -38,7 +38,7 @@ import numpy as np
 
 from trm_sdk import Solver, recursion
 from trm_sdk.backends.cpu import CPUBackend, CPUState
-from trm_sdk.views import Views, ViewStream, apply, undo_logits
+from trm_sdk.views import Views, ViewStream, _stop_on_verified, apply, undo_logits
 
 
 class NoisyStart:
@@ -99,21 +99,18 @@ def run_plan(
     z0 = weights["z_init"] + scale * rng.standard_normal((len(index), L, D), dtype=np.float32)
     noisy_backend = NoisyStart(backend, y0, z0)
 
-    def verified(rows: np.ndarray, logits: np.ndarray) -> np.ndarray:
-        """The Solver's verified stop: every run of a puzzle ends once one of them verifies."""
-        answers = task.decode(undo_logits(logits, batch_views[rows]))
-        puzzles = index[rows]
-        return np.isin(puzzles, puzzles[np.asarray(task.verify(answers, grids[puzzles]), bool)])
+    def verify(logits: np.ndarray, puzzles: np.ndarray) -> np.ndarray:
+        return np.asarray(task.verify(task.decode(logits), grids[puzzles]), bool)
 
     result = recursion.run(
         noisy_backend,  # type: ignore[arg-type]
         apply(tokens[index], batch_views),
         solver.max_steps * budget,
         solver.halt_threshold,
-        verified if stop_on_verified else None,
+        # The Solver's own wave stop: every run of a puzzle ends once one of them verifies.
+        _stop_on_verified(index, batch_views, verify) if stop_on_verified else None,
     )
-    logits = undo_logits(result.logits, batch_views)
-    ok = task.verify(task.decode(logits), grids[index]).reshape(len(grids), -1)
+    ok = verify(undo_logits(result.logits, batch_views), index).reshape(len(grids), -1)
     return float(ok.any(axis=1).mean()), float(result.steps.sum() / len(grids))
 
 
